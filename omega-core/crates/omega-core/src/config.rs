@@ -1,0 +1,324 @@
+//! Run configuration, deserialised from the JSON that crosses every boundary (Python → core,
+//! core → plugin). `StrategyConfig` is the seed's type plus an `engine` section; unknown keys are
+//! rejected (E4002) so that no accepted key is silently without effect.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StrategyError};
+use crate::types::Timeframe;
+
+fn default_scenarios() -> Vec<u32> {
+    vec![1, 2, 3, 4, 5, 6]
+}
+
+fn default_direction_filter() -> String {
+    "both".to_string()
+}
+
+/// The seed's `StrategyConfig`: who trades what, plus strategy-specific `params` and the engine
+/// settings of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyConfig {
+    pub symbol: String,
+    /// Primary timeframe name (`"M1"` … `"D1"`).
+    pub timeframe: String,
+    #[serde(default = "default_scenarios")]
+    pub enabled_scenarios: Vec<u32>,
+    /// `"long"`, `"short"` or `"both"`.
+    #[serde(default = "default_direction_filter")]
+    pub direction_filter: String,
+    /// Strategy parameters, validated by the strategy itself (and by its pydantic model).
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Engine settings (fills, costs, sizing, gates).
+    #[serde(default)]
+    pub engine: EngineConfig,
+}
+
+impl StrategyConfig {
+    /// A config with seed defaults for `symbol` and `timeframe`.
+    pub fn new(symbol: impl Into<String>, timeframe: impl Into<String>) -> Self {
+        Self {
+            symbol: symbol.into(),
+            timeframe: timeframe.into(),
+            enabled_scenarios: default_scenarios(),
+            direction_filter: default_direction_filter(),
+            params: serde_json::Map::new(),
+            engine: EngineConfig::default(),
+        }
+    }
+
+    /// Parse and validate JSON (E4002 on any problem).
+    pub fn from_json(json: &str) -> Result<Self> {
+        let cfg: StrategyConfig = serde_json::from_str(json)
+            .map_err(|e| StrategyError::config(format!("config JSON: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Serialise to JSON (the form handed to plugins).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+
+    /// The primary timeframe (E4002 when unknown).
+    pub fn primary_timeframe(&self) -> Result<Timeframe> {
+        Timeframe::from_str(&self.timeframe)
+            .ok_or_else(|| StrategyError::param("timeframe", format!("unknown timeframe '{}'", self.timeframe)))
+    }
+
+    /// Whether the direction filter admits `direction` (`"long"`/`"short"`).
+    pub fn direction_allowed(&self, long: bool) -> bool {
+        match self.direction_filter.as_str() {
+            "long" => long,
+            "short" => !long,
+            _ => true,
+        }
+    }
+
+    /// Check every field that serde cannot check by type.
+    pub fn validate(&self) -> Result<()> {
+        if self.symbol.trim().is_empty() {
+            return Err(StrategyError::param("symbol", "must not be empty"));
+        }
+        self.primary_timeframe()?;
+        if !matches!(self.direction_filter.as_str(), "long" | "short" | "both") {
+            return Err(StrategyError::param(
+                "direction_filter",
+                format!("'{}' is not one of long, short, both", self.direction_filter),
+            ));
+        }
+        self.engine.validate()
+    }
+}
+
+/// How position size is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SizingMode {
+    /// `lots = risk_per_trade / (stop distance in pips × pip value per lot)`.
+    #[default]
+    Risk,
+    /// Always `fixed_lots`.
+    Fixed,
+}
+
+/// How higher-timeframe bins of H4 and D1 are anchored (shorter timeframes always use UTC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HtfAnchor {
+    /// H4 and D1 bins start at 00:00 UTC.
+    #[default]
+    Utc,
+    /// H4 and D1 bins start at 17:00 America/New_York (DST-aware): the FX trading day.
+    NewYork1700,
+}
+
+/// Contract and lot rules of the traded symbol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SymbolSpec {
+    /// Pip size in price units; `None` = 0.01 for symbols containing "JPY", else 0.0001.
+    pub pip_size: Option<f64>,
+    pub contract_size: f64,
+    pub lot_step: f64,
+    pub min_lot: f64,
+    pub max_lot: f64,
+}
+
+impl Default for SymbolSpec {
+    fn default() -> Self {
+        Self { pip_size: None, contract_size: 100_000.0, lot_step: 0.01, min_lot: 0.01, max_lot: 100.0 }
+    }
+}
+
+/// Explicit trading costs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CostConfig {
+    /// Commission per lot, charged on entry and again on exit (account currency).
+    pub commission_per_lot: f64,
+    /// Commission per million of notional (account currency), per side.
+    pub commission_per_million: f64,
+    /// Slippage in pips always applied, adverse.
+    pub slippage_fixed_pips: f64,
+    /// Extra adverse slippage `U[0,1) × random_pips` from the run's seeded RNG.
+    pub slippage_random_pips: f64,
+    /// V1 compatibility: SL/TP trigger `factor × pip` early but fill at the level. Off (0) by default.
+    pub pip_buffer_factor: f64,
+}
+
+impl Default for CostConfig {
+    fn default() -> Self {
+        Self {
+            commission_per_lot: 0.0,
+            commission_per_million: 0.0,
+            slippage_fixed_pips: 0.0,
+            slippage_random_pips: 0.0,
+            pip_buffer_factor: 0.0,
+        }
+    }
+}
+
+/// Engine settings of one run. Every key has an effect (see docs/engine.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    pub initial_balance: f64,
+    pub account_currency: String,
+    pub sizing: SizingMode,
+    /// Risk per trade in account currency (sizing = risk).
+    pub risk_per_trade: f64,
+    /// Lots per trade (sizing = fixed).
+    pub fixed_lots: f64,
+    pub symbol_spec: SymbolSpec,
+    pub costs: CostConfig,
+    /// Constant quote → account currency rate (1.0 for EURUSD with a USD account).
+    pub quote_to_account_rate: f64,
+    /// Seed of the run's RNG (slippage).
+    pub seed: u64,
+    /// Maximum positions open at once for the symbol.
+    pub max_open_positions: u32,
+    /// Allow an entry on a bar in which a position of the symbol closed (V1: no).
+    pub allow_same_bar_reentry: bool,
+    /// Close positions still open at the end at the last close (`end_of_data`); else report them open.
+    pub close_at_end: bool,
+    /// Accept bars with ask.close < bid.close.
+    pub allow_crossed_quotes: bool,
+    /// Entry windows `["HH:MM", "HH:MM"]` in UTC on the bar close time, inclusive, wrapping midnight.
+    pub sessions: Vec<(String, String)>,
+    /// Bars that must pass after a signal bar before the next entry.
+    pub cooldown_candles: u32,
+    /// Minutes (bar close to bar close) after a signal bar before the next entry.
+    pub cooldown_minutes: f64,
+    /// Minutes (bar close to bar close) after an exit bar before the next entry.
+    pub cooldown_minutes_trade: f64,
+    /// Trading starts at the first bar whose open is at or after this time; indicators use all rows.
+    pub start_time_us: Option<i64>,
+    /// Anchor of H4/D1 resampling.
+    pub htf_anchor: HtfAnchor,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            initial_balance: 100_000.0,
+            account_currency: "USD".to_string(),
+            sizing: SizingMode::Risk,
+            risk_per_trade: 100.0,
+            fixed_lots: 1.0,
+            symbol_spec: SymbolSpec::default(),
+            costs: CostConfig::default(),
+            quote_to_account_rate: 1.0,
+            seed: 42,
+            max_open_positions: 1,
+            allow_same_bar_reentry: false,
+            close_at_end: true,
+            allow_crossed_quotes: false,
+            sessions: Vec::new(),
+            cooldown_candles: 0,
+            cooldown_minutes: 0.0,
+            cooldown_minutes_trade: 0.0,
+            start_time_us: None,
+            htf_anchor: HtfAnchor::Utc,
+        }
+    }
+}
+
+/// Parse `"HH:MM"` into minutes after midnight.
+pub fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    let h: u32 = h.parse().ok()?;
+    let m: u32 = m.parse().ok()?;
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+impl EngineConfig {
+    /// Pip size for `symbol` (explicit, else 0.01 for JPY pairs, else 0.0001).
+    pub fn pip_size(&self, symbol: &str) -> f64 {
+        self.symbol_spec.pip_size.unwrap_or(if symbol.to_uppercase().contains("JPY") { 0.01 } else { 0.0001 })
+    }
+
+    /// Session windows in minutes after midnight (validated).
+    pub fn session_windows(&self) -> Result<Vec<(u32, u32)>> {
+        self.sessions
+            .iter()
+            .map(|(a, b)| match (parse_hhmm(a), parse_hhmm(b)) {
+                (Some(a), Some(b)) => Ok((a, b)),
+                _ => Err(StrategyError::param("engine.sessions", format!("bad window [{a:?}, {b:?}], want HH:MM"))),
+            })
+            .collect()
+    }
+
+    /// Check ranges (E4002 naming the key).
+    pub fn validate(&self) -> Result<()> {
+        let pos = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(StrategyError::param(format!("engine.{name}"), format!("must be a finite number > 0, got {v}")))
+            }
+        };
+        let nonneg = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(StrategyError::param(format!("engine.{name}"), format!("must be a finite number >= 0, got {v}")))
+            }
+        };
+        pos("initial_balance", self.initial_balance)?;
+        pos("risk_per_trade", self.risk_per_trade)?;
+        pos("fixed_lots", self.fixed_lots)?;
+        pos("quote_to_account_rate", self.quote_to_account_rate)?;
+        if let Some(p) = self.symbol_spec.pip_size {
+            pos("symbol_spec.pip_size", p)?;
+        }
+        pos("symbol_spec.contract_size", self.symbol_spec.contract_size)?;
+        pos("symbol_spec.lot_step", self.symbol_spec.lot_step)?;
+        pos("symbol_spec.min_lot", self.symbol_spec.min_lot)?;
+        pos("symbol_spec.max_lot", self.symbol_spec.max_lot)?;
+        if self.symbol_spec.max_lot < self.symbol_spec.min_lot {
+            return Err(StrategyError::param("engine.symbol_spec.max_lot", "must be >= min_lot"));
+        }
+        nonneg("costs.commission_per_lot", self.costs.commission_per_lot)?;
+        nonneg("costs.commission_per_million", self.costs.commission_per_million)?;
+        nonneg("costs.slippage_fixed_pips", self.costs.slippage_fixed_pips)?;
+        nonneg("costs.slippage_random_pips", self.costs.slippage_random_pips)?;
+        nonneg("costs.pip_buffer_factor", self.costs.pip_buffer_factor)?;
+        nonneg("cooldown_minutes", self.cooldown_minutes)?;
+        nonneg("cooldown_minutes_trade", self.cooldown_minutes_trade)?;
+        if self.max_open_positions == 0 {
+            return Err(StrategyError::param("engine.max_open_positions", "must be >= 1"));
+        }
+        self.session_windows()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_unknown_keys() {
+        let c = StrategyConfig::from_json(r#"{"symbol":"EURUSD","timeframe":"M1"}"#).unwrap();
+        assert_eq!(c.enabled_scenarios, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(c.engine.pip_size("EURUSD"), 0.0001);
+        assert_eq!(c.engine.pip_size("USDJPY"), 0.01);
+        let e = StrategyConfig::from_json(r#"{"symbol":"EURUSD","timeframe":"M1","bogus":1}"#).unwrap_err();
+        assert_eq!(e.code(), "E4002");
+        assert!(e.to_string().contains("bogus"));
+        let e = StrategyConfig::from_json(r#"{"symbol":"EURUSD","timeframe":"W1"}"#).unwrap_err();
+        assert_eq!(e.code(), "E4002");
+        let e = StrategyConfig::from_json(r#"{"symbol":"X","timeframe":"M1","engine":{"sessions":[["25:00","01:00"]]}}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("sessions"));
+    }
+
+    #[test]
+    fn hhmm() {
+        assert_eq!(parse_hhmm("23:59"), Some(1439));
+        assert_eq!(parse_hhmm("24:00"), None);
+    }
+}

@@ -1,0 +1,119 @@
+//! The `IndicatorCache` a strategy reads: a thin façade over whoever owns the market and the
+//! series (the core's `MarketHost` in-process, or the host table across the plugin ABI). The first
+//! request of a key asks the host; later requests are answered from the façade's own memo, and the
+//! returned slices are plain memory owned by the host, valid for the façade's lifetime `'h`.
+
+use std::cell::RefCell;
+
+use crate::error::{Result, StrategyError};
+use crate::indicators::key::IndicatorKey;
+use crate::types::Timeframe;
+
+/// Bars of one timeframe as borrowed columns. For the primary timeframe `visible` is `None`; for a
+/// higher timeframe it has one entry per *primary* bar: the index of the latest HTF bar whose close
+/// time is at or before that primary bar's close time, or −1 if none has closed yet.
+#[derive(Clone, Copy, Debug)]
+pub struct BarsRef<'a> {
+    pub symbol: &'a str,
+    pub timeframe: Timeframe,
+    pub open_time_us: &'a [i64],
+    pub close_time_us: &'a [i64],
+    pub bid_open: &'a [f64],
+    pub bid_high: &'a [f64],
+    pub bid_low: &'a [f64],
+    pub bid_close: &'a [f64],
+    pub bid_volume: &'a [f64],
+    pub ask_open: &'a [f64],
+    pub ask_high: &'a [f64],
+    pub ask_low: &'a [f64],
+    pub ask_close: &'a [f64],
+    pub ask_volume: &'a [f64],
+    pub visible: Option<&'a [i64]>,
+}
+
+impl BarsRef<'_> {
+    /// Number of bars.
+    pub fn len(&self) -> usize {
+        self.open_time_us.len()
+    }
+
+    /// True when there are no bars.
+    pub fn is_empty(&self) -> bool {
+        self.open_time_us.is_empty()
+    }
+}
+
+/// Whoever owns market data and indicator series. Implemented by the core's `MarketHost` and, on
+/// the plugin side, by the adapter over the C host table. Returned slices live as long as `self`.
+pub trait IndicatorHost: Sync {
+    /// Bars of `timeframe` (`None` = primary). A higher timeframe that cannot be built from the
+    /// primary bars (shorter, or not a multiple) is an E4003 error.
+    fn bars(&self, timeframe: Option<Timeframe>) -> Result<BarsRef<'_>>;
+
+    /// The series named by `key`: one value per bar of `key.timeframe` (NaN while undefined).
+    fn series(&self, key: &IndicatorKey) -> Result<&[f64]>;
+}
+
+/// What `evaluate` and `prepare` receive. Not `Sync`: one façade per strategy instance.
+pub struct IndicatorCache<'h> {
+    host: &'h dyn IndicatorHost,
+    memo: RefCell<Vec<(IndicatorKey, &'h [f64])>>,
+    primary: BarsRef<'h>,
+}
+
+impl<'h> IndicatorCache<'h> {
+    /// A façade over `host`. Fails only if the host cannot give its primary bars.
+    pub fn new(host: &'h dyn IndicatorHost) -> Result<Self> {
+        let primary = host.bars(None)?;
+        Ok(IndicatorCache { host, memo: RefCell::new(Vec::new()), primary })
+    }
+
+    /// Primary bars.
+    pub fn bars(&self) -> BarsRef<'h> {
+        self.primary
+    }
+
+    /// Number of primary bars.
+    pub fn len(&self) -> usize {
+        self.primary.len()
+    }
+
+    /// True when there are no primary bars.
+    pub fn is_empty(&self) -> bool {
+        self.primary.is_empty()
+    }
+
+    /// Bars of a higher timeframe (or the primary one), with the visibility index.
+    pub fn htf(&self, timeframe: Timeframe) -> Result<BarsRef<'h>> {
+        if timeframe == self.primary.timeframe {
+            return Ok(self.primary);
+        }
+        self.host.bars(Some(timeframe))
+    }
+
+    /// The series named by `key`, computed by the host on first request and memoised here.
+    /// Request keys in `prepare`: the per-bar cost of a repeated request is a short linear scan.
+    pub fn series(&self, key: &IndicatorKey) -> Result<&'h [f64]> {
+        if let Some((_, s)) = self.memo.borrow().iter().find(|(k, _)| k == key) {
+            return Ok(s);
+        }
+        let s = self.host.series(key)?;
+        self.memo.borrow_mut().push((*key, s));
+        Ok(s)
+    }
+
+    /// Value of `key` at bar `i` of its timeframe, NaN when out of range or unavailable.
+    pub fn value(&self, key: &IndicatorKey, i: usize) -> f64 {
+        self.series(key).ok().and_then(|s| s.get(i).copied()).unwrap_or(f64::NAN)
+    }
+
+    /// Number of distinct series this façade has fetched from its host.
+    pub fn fetched(&self) -> usize {
+        self.memo.borrow().len()
+    }
+}
+
+/// Convenience for strategies: error for a series that is required but missing.
+pub fn indicator_missing(name: &str, reason: &str) -> StrategyError {
+    StrategyError::IndicatorError { indicator: name.to_string(), reason: reason.to_string() }
+}

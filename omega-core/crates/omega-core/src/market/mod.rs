@@ -1,0 +1,219 @@
+//! Market data as the engine holds it: validated struct-of-arrays columns of primary bars (Python
+//! name: `omega.data`). Columns may borrow Arrow buffers (zero copy); validation happens once, here,
+//! so that the bar loop can trust the data.
+
+pub mod htf;
+pub mod session;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::error::{Result, StrategyError};
+use crate::types::{CandleData, DataSlice, Timeframe};
+
+/// An immutable column: an owned `Vec` or a foreign buffer (e.g. an Arrow buffer kept alive here).
+#[derive(Clone)]
+pub struct Column<T: 'static>(Arc<dyn AsRef<[T]> + Send + Sync>);
+
+impl<T: 'static> Column<T> {
+    /// Wrap any buffer that derefs to a slice.
+    pub fn from_buffer(buf: impl AsRef<[T]> + Send + Sync + 'static) -> Self {
+        Column(Arc::new(buf))
+    }
+}
+
+impl<T: 'static + Send + Sync> From<Vec<T>> for Column<T> {
+    fn from(v: Vec<T>) -> Self {
+        Column(Arc::new(v))
+    }
+}
+
+impl<T: 'static> Deref for Column<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        (*self.0).as_ref()
+    }
+}
+
+impl<T: 'static + std::fmt::Debug> std::fmt::Debug for Column<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Column(len={})", self.len())
+    }
+}
+
+/// Primary bars of one symbol: bar open time (µs UTC) and bid/ask OHLCV, all the same length.
+#[derive(Clone, Debug)]
+pub struct MarketData {
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub timestamp_us: Column<i64>,
+    pub bid_open: Column<f64>,
+    pub bid_high: Column<f64>,
+    pub bid_low: Column<f64>,
+    pub bid_close: Column<f64>,
+    pub bid_volume: Column<f64>,
+    pub ask_open: Column<f64>,
+    pub ask_high: Column<f64>,
+    pub ask_low: Column<f64>,
+    pub ask_close: Column<f64>,
+    pub ask_volume: Column<f64>,
+}
+
+/// The names of the price columns, in schema order (DATA_SLICE_SCHEMA without symbol/timeframe/index).
+pub const PRICE_COLUMNS: [&str; 10] = [
+    "bid_open", "bid_high", "bid_low", "bid_close", "bid_volume", "ask_open", "ask_high", "ask_low", "ask_close",
+    "ask_volume",
+];
+
+impl MarketData {
+    /// Build from owned vectors, in `PRICE_COLUMNS` order, and validate.
+    pub fn from_vecs(
+        symbol: &str,
+        timeframe: Timeframe,
+        timestamp_us: Vec<i64>,
+        prices: [Vec<f64>; 10],
+        allow_crossed_quotes: bool,
+    ) -> Result<Self> {
+        let [bo, bh, bl, bc, bv, ao, ah, al, ac, av] = prices;
+        let m = MarketData {
+            symbol: symbol.to_string(),
+            timeframe,
+            timestamp_us: timestamp_us.into(),
+            bid_open: bo.into(),
+            bid_high: bh.into(),
+            bid_low: bl.into(),
+            bid_close: bc.into(),
+            bid_volume: bv.into(),
+            ask_open: ao.into(),
+            ask_high: ah.into(),
+            ask_low: al.into(),
+            ask_close: ac.into(),
+            ask_volume: av.into(),
+        };
+        m.validate(allow_crossed_quotes)?;
+        Ok(m)
+    }
+
+    /// Number of primary bars.
+    pub fn len(&self) -> usize {
+        self.timestamp_us.len()
+    }
+
+    /// True when there are no bars.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Price columns in `PRICE_COLUMNS` order.
+    pub fn price_columns(&self) -> [&[f64]; 10] {
+        [
+            &self.bid_open,
+            &self.bid_high,
+            &self.bid_low,
+            &self.bid_close,
+            &self.bid_volume,
+            &self.ask_open,
+            &self.ask_high,
+            &self.ask_low,
+            &self.ask_close,
+            &self.ask_volume,
+        ]
+    }
+
+    /// The bid candle of bar `i` (caller guarantees `i < len`).
+    #[inline]
+    pub fn bid(&self, i: usize) -> CandleData {
+        CandleData {
+            timestamp_us: self.timestamp_us[i],
+            open: self.bid_open[i],
+            high: self.bid_high[i],
+            low: self.bid_low[i],
+            close: self.bid_close[i],
+            volume: self.bid_volume[i],
+        }
+    }
+
+    /// The ask candle of bar `i` (caller guarantees `i < len`).
+    #[inline]
+    pub fn ask(&self, i: usize) -> CandleData {
+        CandleData {
+            timestamp_us: self.timestamp_us[i],
+            open: self.ask_open[i],
+            high: self.ask_high[i],
+            low: self.ask_low[i],
+            close: self.ask_close[i],
+            volume: self.ask_volume[i],
+        }
+    }
+
+    /// The strategy's view of bar `i`.
+    #[inline]
+    pub fn slice(&self, i: usize) -> DataSlice<'_> {
+        DataSlice {
+            symbol: &self.symbol,
+            timeframe: self.timeframe,
+            index: i,
+            timestamp_us: self.timestamp_us[i],
+            bid: self.bid(i),
+            ask: self.ask(i),
+        }
+    }
+
+    /// Validate once (E4004 naming the first offending row): non-empty, equal lengths, strictly
+    /// increasing timestamps, finite prices and volumes >= 0, low <= open,close <= high on both
+    /// sides, and ask.close >= bid.close unless crossed quotes are allowed.
+    pub fn validate(&self, allow_crossed_quotes: bool) -> Result<()> {
+        let n = self.len();
+        if n == 0 {
+            return Err(StrategyError::data("no bars (empty data)"));
+        }
+        for (name, col) in PRICE_COLUMNS.iter().zip(self.price_columns()) {
+            if col.len() != n {
+                return Err(StrategyError::data(format!(
+                    "ragged columns: '{name}' has {} rows, timestamp_us has {n}",
+                    col.len()
+                )));
+            }
+        }
+        let ts = &self.timestamp_us;
+        for i in 1..n {
+            if ts[i] <= ts[i - 1] {
+                return Err(StrategyError::data(format!(
+                    "timestamps not strictly increasing at row {i} ({} after {})",
+                    ts[i],
+                    ts[i - 1]
+                )));
+            }
+        }
+        for (name, col) in PRICE_COLUMNS.iter().zip(self.price_columns()) {
+            if let Some(i) = col.iter().position(|v| !v.is_finite()) {
+                return Err(StrategyError::data(format!("non-finite value in '{name}' at row {i}: {}", col[i])));
+            }
+        }
+        for (side, o, h, l, c, v) in [
+            ("bid", &self.bid_open, &self.bid_high, &self.bid_low, &self.bid_close, &self.bid_volume),
+            ("ask", &self.ask_open, &self.ask_high, &self.ask_low, &self.ask_close, &self.ask_volume),
+        ] {
+            for i in 0..n {
+                if !(l[i] <= o[i] && l[i] <= c[i] && o[i] <= h[i] && c[i] <= h[i]) {
+                    return Err(StrategyError::data(format!(
+                        "{side} candle at row {i} violates low <= open,close <= high (o={}, h={}, l={}, c={})",
+                        o[i], h[i], l[i], c[i]
+                    )));
+                }
+                if v[i] < 0.0 {
+                    return Err(StrategyError::data(format!("negative {side}_volume at row {i}")));
+                }
+            }
+        }
+        if !allow_crossed_quotes {
+            if let Some(i) = (0..n).find(|&i| self.ask_close[i] < self.bid_close[i]) {
+                return Err(StrategyError::data(format!(
+                    "ask < bid at row {i} (ask_close={}, bid_close={}); set engine.allow_crossed_quotes to accept",
+                    self.ask_close[i], self.bid_close[i]
+                )));
+            }
+        }
+        Ok(())
+    }
+}

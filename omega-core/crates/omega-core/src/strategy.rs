@@ -1,0 +1,49 @@
+//! The `RustStrategy` trait, exactly as the seed defines it, plus one defaulted extension
+//! (`prepare`) that gives a strategy the market and the IndicatorCache once before bar 0.
+
+use crate::config::StrategyConfig;
+use crate::error::StrategyError;
+use crate::indicators::IndicatorCache;
+use crate::types::{DataSlice, Position, PositionAction, Timeframe, TradeSignal};
+
+/// Core trait for every strategy the engine can run.
+///
+/// Lifecycle (driven by the engine, in-process or through the plugin ABI):
+/// `Default::default()` → [`on_init`](Self::on_init) (config) → [`prepare`](Self::prepare)
+/// (market + indicators, once) → per bar: `manage_position` for each open position, then
+/// `evaluate` → [`on_deinit`](Self::on_deinit) when the instance is dropped.
+pub trait RustStrategy: Send + Sync {
+    /// Evaluate the closed bar `slice.index`; `Some` opens a market position.
+    /// Called for every bar on which the engine allows an entry. Must not allocate unless it
+    /// returns a signal.
+    fn evaluate(&self, slice: &DataSlice<'_>, cache: &IndicatorCache<'_>) -> Option<TradeSignal>;
+
+    /// Manage one open position at bar `slice.index` (after that bar's SL/TP checks).
+    fn manage_position(&self, position: &Position, slice: &DataSlice<'_>) -> PositionAction;
+
+    /// The timeframe this strategy expects as primary bars.
+    fn primary_timeframe(&self) -> Timeframe;
+
+    /// Custom initialisation after the config has been loaded.
+    fn on_init(&mut self, _config: &StrategyConfig) -> Result<(), StrategyError> {
+        Ok(())
+    }
+
+    /// Omega extension: called once after `on_init`, before bar 0, with the run's market and
+    /// IndicatorCache. Request the indicator series here (errors surface before the run starts) and
+    /// compute strategy-only series into owned buffers.
+    fn prepare(&mut self, _cache: &IndicatorCache<'_>) -> Result<(), StrategyError> {
+        Ok(())
+    }
+
+    /// Cleanup when the strategy instance is released.
+    fn on_deinit(&mut self) {}
+
+    /// Strategy name (registry key), e.g. `"mean_reversion_z_score"`.
+    fn name(&self) -> &str;
+
+    /// Strategy version.
+    fn version(&self) -> &str {
+        "1.0.0"
+    }
+}

@@ -1,0 +1,1 @@
+"""Pure-Python reference backend (never imports Rust)."""
