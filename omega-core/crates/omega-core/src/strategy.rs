@@ -46,4 +46,12 @@ pub trait RustStrategy: Send + Sync {
     fn version(&self) -> &str {
         "1.0.0"
     }
+
+    /// Omega extension: an error the strategy hit during the last `evaluate`/`manage_position`
+    /// call (which then returned `None`/`Hold`). The engine checks it after every call and aborts
+    /// the run with it. Used by `ForeignStrategy` to surface a plugin's panic (E4008); in-process
+    /// strategies normally keep the default.
+    fn take_error(&self) -> Option<StrategyError> {
+        None
+    }
 }
