@@ -1,1 +1,347 @@
-//! (in progress) the bar loop
+//! The backtest engine: one pass over the primary bars in the order of docs/engine.md (SL/TP exits →
+//! `manage_position` → entry gate → `evaluate` and fill → equity point), then the end-of-data close
+//! and the metrics. The loop reads market columns as slices taken once, and allocates only when a
+//! trade opens or closes. The Python reference `omega.reference.engine` implements the same text
+//! with the same operation order, so both produce bit-identical results.
+
+pub mod costs;
+pub mod exits;
+pub mod gates;
+pub mod metrics;
+pub mod portfolio;
+pub mod result;
+pub mod rng;
+pub mod sizing;
+
+#[cfg(test)]
+mod tests;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use result::{EngineResult, ExitReason, TradeRecord};
+pub use rng::SplitMix64;
+
+use crate::config::StrategyConfig;
+use crate::error::{Result, StrategyError};
+use crate::indicators::IndicatorCache;
+use crate::market::MarketData;
+use crate::strategy::RustStrategy;
+use crate::types::{CandleData, DataSlice, Direction, PositionAction};
+
+use costs::{entry_with_slippage, exit_with_slippage, Costs};
+use exits::{check_exit, ExitCandle};
+use gates::{EntryGate, GateState};
+use metrics::MetricInputs;
+use portfolio::{Entry, Portfolio};
+use sizing::Sizer;
+
+/// Run one backtest of an already initialised and prepared `strategy` over `market`.
+///
+/// Errors: E4002 for an invalid config (or a config timeframe that is not the market's), E4004 for
+/// empty or ragged market columns, E4006 when the strategy returns a non-finite signal or action
+/// value, any error the strategy reports through `take_error`, and E4008 if the strategy panics
+/// in-process.
+pub fn run_backtest(
+    strategy: &dyn RustStrategy,
+    cache: &IndicatorCache<'_>,
+    market: &MarketData,
+    config: &StrategyConfig,
+) -> Result<EngineResult> {
+    config.validate()?;
+    let tf = config.primary_timeframe()?;
+    if tf != market.timeframe {
+        return Err(StrategyError::param(
+            "timeframe",
+            format!("config timeframe {tf} does not match the market's primary timeframe {}", market.timeframe),
+        ));
+    }
+    let n = market.len();
+    if n == 0 {
+        return Err(StrategyError::data("no bars (empty data)"));
+    }
+    if let Some(bad) = market.price_columns().iter().position(|c| c.len() != n) {
+        return Err(StrategyError::data(format!(
+            "ragged columns: '{}' has {} rows, timestamp_us has {n}",
+            crate::market::PRICE_COLUMNS[bad],
+            market.price_columns()[bad].len()
+        )));
+    }
+    match catch_unwind(AssertUnwindSafe(|| run_loop(strategy, cache, market, config))) {
+        Ok(r) => r,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".to_string());
+            Err(StrategyError::StrategyPanicked { strategy: strategy.name().to_string(), message })
+        }
+    }
+}
+
+/// Market columns of one run, cut to the same length once.
+struct Columns<'a> {
+    ts: &'a [i64],
+    bid: [&'a [f64]; 5],
+    ask: [&'a [f64]; 5],
+}
+
+impl<'a> Columns<'a> {
+    fn new(m: &'a MarketData, n: usize) -> Self {
+        let c = |s: &'a [f64]| &s[..n];
+        Columns {
+            ts: &m.timestamp_us[..n],
+            bid: [c(&m.bid_open), c(&m.bid_high), c(&m.bid_low), c(&m.bid_close), c(&m.bid_volume)],
+            ask: [c(&m.ask_open), c(&m.ask_high), c(&m.ask_low), c(&m.ask_close), c(&m.ask_volume)],
+        }
+    }
+
+    #[inline]
+    fn candle(side: &[&[f64]; 5], ts: i64, i: usize) -> CandleData {
+        CandleData {
+            timestamp_us: ts,
+            open: side[0][i],
+            high: side[1][i],
+            low: side[2][i],
+            close: side[3][i],
+            volume: side[4][i],
+        }
+    }
+
+    #[inline]
+    fn slice<'s>(&self, symbol: &'s str, tf: crate::types::Timeframe, i: usize) -> DataSlice<'s> {
+        let ts = self.ts[i];
+        DataSlice {
+            symbol,
+            timeframe: tf,
+            index: i,
+            timestamp_us: ts,
+            bid: Self::candle(&self.bid, ts, i),
+            ask: Self::candle(&self.ask, ts, i),
+        }
+    }
+
+    /// Exit-side candle (bid for longs, ask for shorts).
+    #[inline]
+    fn exit_candle(&self, d: Direction, i: usize) -> ExitCandle {
+        let s = match d {
+            Direction::Long => &self.bid,
+            Direction::Short => &self.ask,
+        };
+        ExitCandle { open: s[0][i], high: s[1][i], low: s[2][i] }
+    }
+
+    /// Exit-side close (bid close for longs, ask close for shorts).
+    #[inline]
+    fn exit_close(&self, d: Direction, i: usize) -> f64 {
+        match d {
+            Direction::Long => self.bid[3][i],
+            Direction::Short => self.ask[3][i],
+        }
+    }
+}
+
+fn invalid_signal(strategy: &dyn RustStrategy, i: usize, what: String) -> StrategyError {
+    StrategyError::InvalidSignal { reason: format!("strategy '{}' at bar {i}: {what}", strategy.name()) }
+}
+
+fn run_loop(
+    strategy: &dyn RustStrategy,
+    cache: &IndicatorCache<'_>,
+    market: &MarketData,
+    config: &StrategyConfig,
+) -> Result<EngineResult> {
+    let engine = &config.engine;
+    let symbol = config.symbol.as_str();
+    let tf = market.timeframe;
+    let tf_us = tf.duration_us();
+    let n = market.len();
+    let pip = engine.pip_size(symbol);
+    let costs = Costs::from_config(engine, pip);
+    let sizer = Sizer::from_config(engine, pip);
+    let gate = EntryGate::from_config(engine)?;
+    let buf = engine.costs.pip_buffer_factor * pip;
+    let cols = Columns::new(market, n);
+
+    let mut rng = SplitMix64::new(engine.seed);
+    let mut pf = Portfolio::new(symbol, engine.initial_balance, costs, gate.max_open_positions);
+    let mut equity: Vec<f64> = Vec::with_capacity(n);
+    let mut last_signal: Option<(usize, i64)> = None;
+    let (mut signals, mut rejected, mut exposed) = (0_u64, 0_u64, 0_usize);
+
+    for i in 0..n {
+        let t = cols.ts[i];
+        let close_t = t + tf_us;
+        let mut closed_this_bar = false;
+
+        if !pf.open.is_empty() {
+            // 1. Intrabar SL/TP of positions opened before bar i (all open ones), in opening order.
+            let mut k = 0;
+            while k < pf.open.len() {
+                let p = &pf.open[k].view;
+                debug_assert!(p.entry_index < i);
+                let d = p.direction;
+                match check_exit(d, p.stop_loss, p.take_profit, buf, cols.exit_candle(d, i)) {
+                    Some((base, why)) => {
+                        let slip_pips = costs.slip_pips(rng.next_f64());
+                        pf.close(k, exit_with_slippage(d, base, slip_pips * pip), slip_pips, i, t, why);
+                        closed_this_bar = true;
+                    }
+                    None => k += 1,
+                }
+            }
+
+            // 2. manage_position for every still-open position.
+            if !pf.open.is_empty() {
+                let slice = cols.slice(symbol, tf, i);
+                let mut k = 0;
+                while k < pf.open.len() {
+                    let d = pf.open[k].view.direction;
+                    let mark = cols.exit_close(d, i);
+                    let unreal = pf.open[k].unrealised(mark, &costs);
+                    let view = &mut pf.open[k].view;
+                    view.bars_held = i - view.entry_index;
+                    view.pnl_pips = (mark - view.entry_price) * d.sign() / pip;
+                    view.pnl_usd = unreal;
+                    let action = strategy.manage_position(&pf.open[k].view, &slice);
+                    if let Some(e) = strategy.take_error() {
+                        return Err(e);
+                    }
+                    match action {
+                        PositionAction::Hold => k += 1,
+                        PositionAction::ModifyStopLoss { new_sl } => {
+                            if !new_sl.is_finite() {
+                                return Err(invalid_signal(strategy, i, format!("ModifyStopLoss to {new_sl}")));
+                            }
+                            pf.open[k].view.stop_loss = new_sl;
+                            k += 1;
+                        }
+                        PositionAction::ModifyTakeProfit { new_tp } => {
+                            if !new_tp.is_finite() {
+                                return Err(invalid_signal(strategy, i, format!("ModifyTakeProfit to {new_tp}")));
+                            }
+                            pf.open[k].view.take_profit = Some(new_tp);
+                            k += 1;
+                        }
+                        PositionAction::Close { reason } => {
+                            let why = if reason == "timeout" { ExitReason::Timeout } else { ExitReason::StrategyClose };
+                            let slip_pips = costs.slip_pips(rng.next_f64());
+                            pf.close(k, exit_with_slippage(d, mark, slip_pips * pip), slip_pips, i, t, why);
+                            closed_this_bar = true;
+                        }
+                    }
+                }
+            }
+        }
+
+        // 3. Entry gate.
+        let state = GateState {
+            index: i,
+            open_time_us: t,
+            close_time_us: close_t,
+            open_positions: pf.open.len(),
+            closed_this_bar,
+            last_signal,
+            last_exit: pf.last_exit_bar.map(|k| (k, cols.ts[k] + tf_us)),
+        };
+        if gate.allows(&state) {
+            // 4. evaluate → optional signal → fill.
+            let slice = cols.slice(symbol, tf, i);
+            let signal = strategy.evaluate(&slice, cache);
+            if let Some(e) = strategy.take_error() {
+                return Err(e);
+            }
+            if let Some(sig) = signal {
+                signals += 1;
+                last_signal = Some((i, close_t));
+                let s = sig.parts();
+                if !s.entry_price.is_finite()
+                    || !s.stop_loss.is_finite()
+                    || s.take_profit.is_some_and(|v| !v.is_finite())
+                {
+                    return Err(invalid_signal(
+                        strategy,
+                        i,
+                        format!(
+                            "non-finite {} signal (entry {}, stop_loss {}, take_profit {:?})",
+                            s.direction.as_str(),
+                            s.entry_price,
+                            s.stop_loss,
+                            s.take_profit
+                        ),
+                    ));
+                }
+                let sl_ok = match s.direction {
+                    Direction::Long => s.stop_loss < s.entry_price,
+                    Direction::Short => s.stop_loss > s.entry_price,
+                };
+                // Draw on a copy: a rejected signal leaves the RNG untouched.
+                let mut draw = rng;
+                let slip_pips = costs.slip_pips(draw.next_f64());
+                let fill = entry_with_slippage(s.direction, s.entry_price, slip_pips * pip);
+                match (sl_ok, sizer.lots(fill, s.stop_loss)) {
+                    (true, Some(lots)) => {
+                        rng = draw;
+                        pf.open(&Entry {
+                            direction: s.direction,
+                            fill,
+                            stop_loss: s.stop_loss,
+                            take_profit: s.take_profit,
+                            lots,
+                            slippage_pips: slip_pips,
+                            index: i,
+                            time_us: t,
+                            scenario: s.scenario,
+                            reason: s.reason,
+                            tags: s.tags,
+                        });
+                    }
+                    _ => rejected += 1,
+                }
+            }
+        }
+
+        // 5. Equity point, marked at the exit-side close without slippage.
+        let mut e = pf.balance;
+        if !pf.open.is_empty() {
+            exposed += 1;
+            let mut unreal = 0.0;
+            for p in &pf.open {
+                unreal += p.unrealised(cols.exit_close(p.view.direction, i), &costs);
+            }
+            e = pf.balance + unreal;
+        }
+        equity.push(e);
+    }
+
+    // End of data.
+    let last = n - 1;
+    let t_last = cols.ts[last];
+    let mut open_positions = Vec::new();
+    if engine.close_at_end {
+        if !pf.open.is_empty() {
+            while !pf.open.is_empty() {
+                let d = pf.open[0].view.direction;
+                let slip_pips = costs.slip_pips(rng.next_f64());
+                let price = exit_with_slippage(d, cols.exit_close(d, last), slip_pips * pip);
+                pf.close(0, price, slip_pips, last, t_last, ExitReason::EndOfData);
+            }
+            equity[last] = pf.balance;
+        }
+    } else {
+        open_positions =
+            pf.open.iter().map(|p| pf.open_record(p, cols.exit_close(p.view.direction, last), last, t_last)).collect();
+    }
+
+    let inputs = MetricInputs {
+        initial_balance: engine.initial_balance,
+        tf_minutes: tf.minutes(),
+        first_open_us: cols.ts[0],
+        last_close_us: t_last + tf_us,
+        exposed_bars: exposed,
+        signals,
+        signals_rejected: rejected,
+    };
+    let metrics = metrics::compute(&pf.trades, &equity, &inputs);
+    Ok(EngineResult { trades: pf.trades, open_positions, equity_curve: equity, metrics, bars_processed: n })
+}

@@ -1,0 +1,194 @@
+//! The account: balance, open positions (in opening order) and closed trades (in closing order).
+//! Opening and closing follow docs/engine.md ("Closing a position") operation by operation. Only
+//! opening and closing allocate; marking and bookkeeping per bar do not.
+
+use crate::engine::costs::Costs;
+use crate::engine::result::{ExitReason, TradeRecord};
+use crate::types::{Direction, Position};
+
+/// One open position: the strategy's view (updated in place before each `manage_position`) plus
+/// what the engine needs to close it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenPosition {
+    /// The `Position` handed to `manage_position` (kept, so no allocation per bar).
+    pub view: Position,
+    pub initial_stop_loss: f64,
+    pub entry_commission: f64,
+    pub entry_slippage_pips: f64,
+    pub scenario: Option<u32>,
+    pub reason: String,
+    pub tags: Vec<String>,
+}
+
+impl OpenPosition {
+    /// Unrealised PnL in account currency at `mark` (no slippage, no commission):
+    /// `(mark − entry) * sign * cs * lots * fx`.
+    #[inline]
+    pub fn unrealised(&self, mark: f64, costs: &Costs) -> f64 {
+        (mark - self.view.entry_price)
+            * self.view.direction.sign()
+            * costs.contract_size
+            * self.view.lot_size
+            * costs.fx
+    }
+}
+
+/// What a new position is made of (the signal after fill and sizing).
+#[derive(Clone, Debug)]
+pub struct Entry<'a> {
+    pub direction: Direction,
+    pub fill: f64,
+    pub stop_loss: f64,
+    pub take_profit: Option<f64>,
+    pub lots: f64,
+    pub slippage_pips: f64,
+    pub index: usize,
+    pub time_us: i64,
+    pub scenario: Option<u32>,
+    pub reason: &'a str,
+    pub tags: &'a [String],
+}
+
+/// Balance, positions and trades of one run.
+#[derive(Clone, Debug)]
+pub struct Portfolio {
+    pub balance: f64,
+    pub open: Vec<OpenPosition>,
+    pub trades: Vec<TradeRecord>,
+    pub last_exit_bar: Option<usize>,
+    next_id: u64,
+    symbol: String,
+    costs: Costs,
+}
+
+impl Portfolio {
+    /// An empty account holding `balance`.
+    pub fn new(symbol: &str, balance: f64, costs: Costs, max_open: usize) -> Self {
+        Portfolio {
+            balance,
+            open: Vec::with_capacity(max_open.min(1024)),
+            trades: Vec::new(),
+            last_exit_bar: None,
+            next_id: 1,
+            symbol: symbol.to_string(),
+            costs,
+        }
+    }
+
+    /// Open a position: deduct the entry commission at the fill price and append it.
+    pub fn open(&mut self, e: &Entry<'_>) {
+        let entry_commission = self.costs.commission(e.fill, e.lots);
+        self.balance -= entry_commission;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.open.push(OpenPosition {
+            view: Position {
+                id,
+                symbol: self.symbol.clone(),
+                direction: e.direction,
+                entry_price: e.fill,
+                entry_time_us: e.time_us,
+                stop_loss: e.stop_loss,
+                take_profit: e.take_profit,
+                lot_size: e.lots,
+                pnl_pips: 0.0,
+                pnl_usd: 0.0,
+                bars_held: 0,
+                entry_index: e.index,
+            },
+            initial_stop_loss: e.stop_loss,
+            entry_commission,
+            entry_slippage_pips: e.slippage_pips,
+            scenario: e.scenario,
+            reason: e.reason.to_string(),
+            tags: e.tags.to_vec(),
+        });
+    }
+
+    /// Close open position `k` at `exit_price` on bar `j` (open time `time_us`), book the PnL and
+    /// the exit commission, and record the trade.
+    pub fn close(
+        &mut self,
+        k: usize,
+        exit_price: f64,
+        exit_slippage_pips: f64,
+        j: usize,
+        time_us: i64,
+        why: ExitReason,
+    ) {
+        let p = self.open.remove(k);
+        let c = self.costs;
+        let lots = p.view.lot_size;
+        let pnl_price = (exit_price - p.view.entry_price) * p.view.direction.sign();
+        let pnl_pips = pnl_price / c.pip;
+        let pnl_gross = pnl_price * c.contract_size * lots * c.fx;
+        let exit_commission = c.commission(exit_price, lots);
+        self.balance = self.balance + pnl_gross - exit_commission;
+        let commission = p.entry_commission + exit_commission;
+        let pnl = pnl_gross - commission;
+        let risk_money = (p.view.entry_price - p.initial_stop_loss).abs() * c.contract_size * lots * c.fx;
+        self.trades.push(TradeRecord {
+            id: p.view.id,
+            symbol: p.view.symbol,
+            direction: p.view.direction,
+            entry_index: p.view.entry_index,
+            exit_index: j,
+            entry_time_us: p.view.entry_time_us,
+            exit_time_us: time_us,
+            entry_price: p.view.entry_price,
+            exit_price,
+            initial_stop_loss: p.initial_stop_loss,
+            stop_loss: p.view.stop_loss,
+            take_profit: p.view.take_profit,
+            lots,
+            pnl_pips,
+            pnl_gross,
+            commission,
+            pnl,
+            slippage_pips: p.entry_slippage_pips + exit_slippage_pips,
+            r_multiple: pnl_gross / risk_money,
+            bars_held: j - p.view.entry_index,
+            exit_reason: why,
+            scenario: p.scenario,
+            reason: p.reason,
+            tags: p.tags,
+        });
+        self.last_exit_bar = Some(j);
+    }
+
+    /// Record of a position left open at bar `j`, marked at `mark` without slippage or exit
+    /// commission (`close_at_end = false`).
+    pub fn open_record(&self, p: &OpenPosition, mark: f64, j: usize, time_us: i64) -> TradeRecord {
+        let c = self.costs;
+        let lots = p.view.lot_size;
+        let pnl_price = (mark - p.view.entry_price) * p.view.direction.sign();
+        let pnl_gross = pnl_price * c.contract_size * lots * c.fx;
+        let risk_money = (p.view.entry_price - p.initial_stop_loss).abs() * c.contract_size * lots * c.fx;
+        TradeRecord {
+            id: p.view.id,
+            symbol: p.view.symbol.clone(),
+            direction: p.view.direction,
+            entry_index: p.view.entry_index,
+            exit_index: j,
+            entry_time_us: p.view.entry_time_us,
+            exit_time_us: time_us,
+            entry_price: p.view.entry_price,
+            exit_price: mark,
+            initial_stop_loss: p.initial_stop_loss,
+            stop_loss: p.view.stop_loss,
+            take_profit: p.view.take_profit,
+            lots,
+            pnl_pips: pnl_price / c.pip,
+            pnl_gross,
+            commission: p.entry_commission,
+            pnl: pnl_gross - p.entry_commission,
+            slippage_pips: p.entry_slippage_pips,
+            r_multiple: pnl_gross / risk_money,
+            bars_held: j - p.view.entry_index,
+            exit_reason: ExitReason::Open,
+            scenario: p.scenario,
+            reason: p.reason.clone(),
+            tags: p.tags.clone(),
+        }
+    }
+}
