@@ -1,0 +1,47 @@
+"""Session windows of the pure-Python reference (docs/engine.md, entry gate).
+
+Times of day are UTC minutes 0..1439 of a bar's **close** time; a window ``(a, b)`` includes both
+ends and wraps midnight when ``a > b``; no windows means always open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from omega.errors import InvalidConfigError
+
+_MINUTE_US = 60_000_000
+
+
+def minute_of_day_utc(ts_us: int) -> int:
+    """UTC minute of the day of a µs timestamp: ``(ts div 60e6) mod 1440`` (floor division)."""
+    return (int(ts_us) // _MINUTE_US) % 1440
+
+
+def parse_hhmm(s: str) -> int:
+    """Minutes after midnight of an ``"HH:MM"`` string (E4002 if malformed or out of range)."""
+    if not isinstance(s, str):
+        raise InvalidConfigError(f"session time must be a string 'HH:MM', got {s!r}", {"value": repr(s)})
+    parts = s.strip().split(":")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts) or len(parts[1]) != 2:
+        raise InvalidConfigError(f"session time must be 'HH:MM', got {s!r}", {"value": s})
+    if len(parts[0]) not in (1, 2):
+        raise InvalidConfigError(f"session time must be 'HH:MM', got {s!r}", {"value": s})
+    hh, mm = int(parts[0]), int(parts[1])
+    if hh > 23 or mm > 59:
+        raise InvalidConfigError(f"session time out of range: {s!r}", {"value": s})
+    return hh * 60 + mm
+
+
+def in_window(a: int, b: int, minute: int) -> bool:
+    """``a <= t <= b`` if ``a <= b``, else ``t >= a or t <= b`` (wraps midnight)."""
+    if a <= b:
+        return a <= minute <= b
+    return minute >= a or minute <= b
+
+
+def in_sessions(windows: Sequence[tuple[int, int]], minute: int) -> bool:
+    """True if ``minute`` lies in some window (inclusive ends, wrapping); no windows → True."""
+    if len(windows) == 0:
+        return True
+    return any(in_window(a, b, minute) for a, b in windows)
