@@ -1,2 +1,260 @@
-//! (in progress) MarketHost: owns MarketData, resampled HTF bars and memoised series.
-pub struct MarketHost;
+//! `MarketHost`: owns one market's primary bars and computes every indicator series and every
+//! higher timeframe at most once, memoised for the host's lifetime. One host is shared by all runs
+//! of a sweep across threads, so it is `Send + Sync`; memo entries are append-only (`elsa`'s
+//! frozen map), which is what lets `series` hand out `&[f64]` tied to `&self` without `unsafe`.
+//! Computation happens outside the map's lock: two threads racing on a new key may both compute
+//! it, the first insert wins, and the results are identical anyway.
+
+use std::sync::OnceLock;
+
+use elsa::sync::FrozenMap;
+
+use crate::config::HtfAnchor;
+use crate::error::{Result, StrategyError};
+use crate::indicators::cache::{BarsRef, IndicatorHost};
+use crate::indicators::compute::{compute, describe};
+use crate::indicators::key::IndicatorKey;
+use crate::market::htf::{check_timeframe, resample, HtfBars};
+use crate::market::MarketData;
+use crate::types::Timeframe;
+
+/// The in-process indicator host of one market.
+pub struct MarketHost {
+    market: MarketData,
+    anchor: HtfAnchor,
+    /// `timestamp_us + primary duration` per bar.
+    close_time_us: Vec<i64>,
+    /// `visible[i] = i`, for requests of the primary timeframe as an HTF (built on first use).
+    identity: OnceLock<Vec<i64>>,
+    htf: FrozenMap<Timeframe, Box<HtfBars>>,
+    series: FrozenMap<IndicatorKey, Vec<f64>>,
+}
+
+impl MarketHost {
+    /// A host over validated `market`; H4/D1 bins follow `anchor`.
+    pub fn new(market: MarketData, anchor: HtfAnchor) -> Self {
+        let dur = market.timeframe.duration_us();
+        let close_time_us = market.timestamp_us.iter().map(|&t| t + dur).collect();
+        MarketHost {
+            market,
+            anchor,
+            close_time_us,
+            identity: OnceLock::new(),
+            htf: FrozenMap::new(),
+            series: FrozenMap::new(),
+        }
+    }
+
+    /// The primary bars.
+    pub fn market(&self) -> &MarketData {
+        &self.market
+    }
+
+    /// The anchor of H4/D1 resampling.
+    pub fn anchor(&self) -> HtfAnchor {
+        self.anchor
+    }
+
+    /// Close time (µs UTC) of every primary bar.
+    pub fn close_time_us(&self) -> &[i64] {
+        &self.close_time_us
+    }
+
+    /// Number of distinct series computed so far.
+    pub fn computed_series(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Resampled bars of a timeframe longer than the primary one, built once (E4003 if it cannot
+    /// be built from the primary bars).
+    pub fn htf(&self, timeframe: Timeframe) -> Result<&HtfBars> {
+        if let Some(h) = self.htf.get(&timeframe) {
+            return Ok(h);
+        }
+        let bars = resample(&self.market, timeframe, self.anchor)?;
+        Ok(self.htf.insert(timeframe, Box::new(bars)))
+    }
+
+    fn primary<'a>(&'a self, visible: Option<&'a [i64]>) -> BarsRef<'a> {
+        let m = &self.market;
+        BarsRef {
+            symbol: &m.symbol,
+            timeframe: m.timeframe,
+            open_time_us: &m.timestamp_us,
+            close_time_us: &self.close_time_us,
+            bid_open: &m.bid_open,
+            bid_high: &m.bid_high,
+            bid_low: &m.bid_low,
+            bid_close: &m.bid_close,
+            bid_volume: &m.bid_volume,
+            ask_open: &m.ask_open,
+            ask_high: &m.ask_high,
+            ask_low: &m.ask_low,
+            ask_close: &m.ask_close,
+            ask_volume: &m.ask_volume,
+            visible,
+        }
+    }
+
+    /// The key under which a series is memoised: the primary timeframe named explicitly is the
+    /// same series as timeframe 0.
+    fn canonical(&self, key: &IndicatorKey) -> IndicatorKey {
+        let mut k = *key;
+        if k.timeframe == self.market.timeframe.minutes() {
+            k.timeframe = 0;
+        }
+        k
+    }
+}
+
+impl IndicatorHost for MarketHost {
+    fn bars(&self, timeframe: Option<Timeframe>) -> Result<BarsRef<'_>> {
+        match timeframe {
+            None => Ok(self.primary(None)),
+            Some(tf) if tf == self.market.timeframe => {
+                let identity = self.identity.get_or_init(|| (0..self.market.len() as i64).collect());
+                Ok(self.primary(Some(identity)))
+            }
+            Some(tf) => {
+                check_timeframe(self.market.timeframe, tf)?;
+                Ok(self.htf(tf)?.as_bars(&self.market.symbol))
+            }
+        }
+    }
+
+    fn series(&self, key: &IndicatorKey) -> Result<&[f64]> {
+        let key = self.canonical(key);
+        if let Some(s) = self.series.get(&key) {
+            return Ok(s);
+        }
+        let bars = match key.timeframe {
+            0 => self.primary(None),
+            m => {
+                let tf = Timeframe::from_minutes(m).ok_or_else(|| StrategyError::IndicatorError {
+                    indicator: describe(&key),
+                    reason: format!("unknown timeframe of {m} minutes"),
+                })?;
+                self.bars(Some(tf))
+                    .map_err(|e| StrategyError::IndicatorError { indicator: describe(&key), reason: e.to_string() })?
+            }
+        };
+        let values = compute(&key, &bars)?;
+        Ok(self.series.insert(key, values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::key::PriceSide;
+    use crate::indicators::{ema, IndicatorCache};
+
+    fn market(tf: Timeframe, n: usize) -> MarketData {
+        let ts: Vec<i64> = (0..n as i64).map(|k| 1_704_067_200_000_000 + k * tf.duration_us()).collect();
+        let c: Vec<f64> = (0..n).map(|k| 1.1 + 0.001 * ((k * 7919 % 13) as f64)).collect();
+        let h: Vec<f64> = c.iter().map(|v| v + 0.0005).collect();
+        let l: Vec<f64> = c.iter().map(|v| v - 0.0005).collect();
+        let up = |v: &Vec<f64>| v.iter().map(|x| x + 0.0002).collect::<Vec<f64>>();
+        let vol = vec![1.0; n];
+        let prices = [c.clone(), h.clone(), l.clone(), c.clone(), vol.clone(), up(&c), up(&h), up(&l), up(&c), vol];
+        match MarketData::from_vecs("EURUSD", tf, ts, prices, false) {
+            Ok(m) => m,
+            Err(e) => panic!("test market invalid: {e}"),
+        }
+    }
+
+    #[test]
+    fn host_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<MarketHost>();
+    }
+
+    #[test]
+    fn series_are_memoised() {
+        let host = MarketHost::new(market(Timeframe::H1, 200), HtfAnchor::Utc);
+        let key = IndicatorKey::ema(PriceSide::Bid, 10);
+        let a = host.series(&key).unwrap();
+        let b = host.series(&key).unwrap();
+        assert!(std::ptr::eq(a, b));
+        assert_eq!(host.computed_series(), 1);
+        assert_eq!(a, ema::ema(&host.market().bid_close, 10).as_slice());
+        // naming the primary timeframe explicitly is the same series
+        let c = host.series(&key.on(Some(Timeframe::H1))).unwrap();
+        assert!(std::ptr::eq(a, c));
+        assert_eq!(host.computed_series(), 1);
+        host.series(&IndicatorKey::ema(PriceSide::Ask, 10)).unwrap();
+        assert_eq!(host.computed_series(), 2);
+    }
+
+    #[test]
+    fn htf_series_use_htf_bars() {
+        let host = MarketHost::new(market(Timeframe::H1, 500), HtfAnchor::NewYork1700);
+        let d1 = host.bars(Some(Timeframe::D1)).unwrap();
+        let again = host.bars(Some(Timeframe::D1)).unwrap();
+        assert!(std::ptr::eq(d1.bid_close, again.bid_close));
+        let vis = d1.visible.unwrap();
+        assert_eq!(vis.len(), 500);
+        let key = IndicatorKey::ema(PriceSide::Bid, 5).on(Some(Timeframe::D1));
+        let s = host.series(&key).unwrap();
+        assert_eq!(s.len(), d1.len());
+        assert_eq!(s, ema::ema(d1.bid_close, 5).as_slice());
+        assert_eq!(host.series(&IndicatorKey::close(PriceSide::Ask).on(Some(Timeframe::D1))).unwrap(), d1.ask_close);
+        // primary as HTF: the primary bars with the identity index
+        let p = host.bars(Some(Timeframe::H1)).unwrap();
+        assert!(std::ptr::eq(p.bid_close, host.bars(None).unwrap().bid_close));
+        assert_eq!(p.visible.unwrap()[499], 499);
+        assert!(host.bars(None).unwrap().visible.is_none());
+        assert_eq!(host.bars(None).unwrap().close_time_us[0], host.market().timestamp_us[0] + 3_600_000_000);
+    }
+
+    #[test]
+    fn bad_keys_are_e4003_and_not_memoised() {
+        let host = MarketHost::new(market(Timeframe::H1, 50), HtfAnchor::Utc);
+        let e = host.series(&IndicatorKey::ema(PriceSide::Bid, 0)).unwrap_err();
+        assert_eq!(e.code(), "E4003");
+        let e = host.series(&IndicatorKey::ema(PriceSide::Bid, 3).on(Some(Timeframe::M15))).unwrap_err();
+        assert_eq!(e.code(), "E4003");
+        assert!(e.to_string().contains("Ema(bid, M15)"), "{e}");
+        let mut k = IndicatorKey::ema(PriceSide::Bid, 3);
+        k.timeframe = 7;
+        assert_eq!(host.series(&k).unwrap_err().code(), "E4003");
+        assert_eq!(host.bars(Some(Timeframe::M30)).unwrap_err().code(), "E4003");
+        assert_eq!(host.computed_series(), 0);
+    }
+
+    #[test]
+    fn shared_across_threads() {
+        let host = MarketHost::new(market(Timeframe::M5, 5000), HtfAnchor::Utc);
+        let keys = [
+            IndicatorKey::ema(PriceSide::Bid, 20),
+            IndicatorKey::zscore_ema(PriceSide::Bid, 20, 50),
+            IndicatorKey::atr(PriceSide::Ask, 14).on(Some(Timeframe::H1)),
+        ];
+        let results: Vec<Vec<usize>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| keys.iter().map(|k| host.series(k).map_or(0, |v| v.as_ptr() as usize)).collect()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        // after the race every thread holds the same memoised slices
+        let settled: Vec<usize> = keys.iter().map(|k| host.series(k).map_or(0, |v| v.as_ptr() as usize)).collect();
+        assert_eq!(host.computed_series(), 3);
+        for r in &results {
+            assert_eq!(r.len(), 3);
+            assert!(r.iter().all(|&p| p != 0));
+        }
+        assert!(settled.iter().all(|&p| p != 0));
+    }
+
+    #[test]
+    fn facade_over_host() {
+        let host = MarketHost::new(market(Timeframe::H1, 100), HtfAnchor::Utc);
+        let cache = IndicatorCache::new(&host).unwrap();
+        let key = IndicatorKey::sma(PriceSide::Bid, 5);
+        let s = cache.series(&key).unwrap();
+        assert!(std::ptr::eq(s, host.series(&key).unwrap()));
+        assert_eq!(cache.len(), 100);
+        let h4 = cache.htf(Timeframe::H4).unwrap();
+        assert_eq!(h4.len(), 25);
+    }
+}

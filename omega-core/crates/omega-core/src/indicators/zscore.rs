@@ -1,1 +1,83 @@
-//! (in progress)
+//! z-scores of a residual against its own rolling sample std (ddof 1). A zero or undefined std
+//! gives NaN, never ±inf, in both backends.
+
+use crate::indicators::{ema::ema, kalman, rolling};
+
+/// `e / sd` per element, NaN where `sd` is 0 or NaN.
+pub fn ratio(e: &[f64], sd: &[f64]) -> Vec<f64> {
+    e.iter().zip(sd).map(|(&a, &b)| safe_div(a, b)).collect()
+}
+
+/// `a / b`, NaN when `b == 0`.
+#[inline]
+pub fn safe_div(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        f64::NAN
+    } else {
+        a / b
+    }
+}
+
+/// Residual `x − mean` per element.
+fn residual(x: &[f64], mean: &[f64]) -> Vec<f64> {
+    x.iter().zip(mean).map(|(&a, &m)| a - m).collect()
+}
+
+/// z of `x − EMA(ema_len)` against the rolling std of that residual over `window`.
+pub fn ema_residual(x: &[f64], ema_len: usize, window: usize) -> Vec<f64> {
+    let e = residual(x, &ema(x, ema_len));
+    ratio(&e, &rolling::std(&e, window))
+}
+
+/// `(x − SMA(window)) / RollingStd(x, window)`.
+pub fn sma(x: &[f64], window: usize) -> Vec<f64> {
+    let e = residual(x, &rolling::mean(x, window));
+    ratio(&e, &rolling::std(x, window))
+}
+
+/// z of `x − KalmanMean(r, q)` against the rolling std of that residual over `window`.
+pub fn kalman(x: &[f64], window: usize, r: f64, q: f64) -> Vec<f64> {
+    let e = residual(x, &kalman::mean(x, r, q));
+    ratio(&e, &rolling::std(&e, window))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sma_z_by_hand() {
+        let z = sma(&[1.0, 2.0, 3.0, 3.0, 3.0], 3);
+        assert!(z[0].is_nan() && z[1].is_nan());
+        assert_eq!(z[2], 1.0); // (3 − 2) / 1
+                               // window [2,3,3]: mean 8/3, sd √(1/3)
+        assert!((z[3] - (3.0 - 8.0 / 3.0) / (1.0_f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!(z[4].is_nan(), "constant window: std 0 → NaN, not inf");
+    }
+
+    #[test]
+    fn ema_residual_flat_is_nan() {
+        assert!(ema_residual(&[1.0; 10], 3, 4).iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn kalman_z_matches_its_parts() {
+        let x = [1.0, 1.5, 1.2, 1.8, 1.1, 1.6];
+        let z = kalman(&x, 3, 0.5, 0.2);
+        let m = kalman::mean(&x, 0.5, 0.2);
+        let e: Vec<f64> = x.iter().zip(&m).map(|(a, b)| a - b).collect();
+        let sd = rolling::std(&e, 3);
+        assert!(z[1].is_nan());
+        for i in 2..x.len() {
+            assert_eq!(z[i], e[i] / sd[i]);
+        }
+    }
+
+    #[test]
+    fn division_rules() {
+        assert!(safe_div(1.0, 0.0).is_nan());
+        assert!(safe_div(1.0, -0.0).is_nan());
+        assert!(safe_div(1.0, f64::NAN).is_nan());
+        assert_eq!(safe_div(3.0, 2.0), 1.5);
+    }
+}
