@@ -1,0 +1,143 @@
+//! Engine throughput: per-bar overhead with a no-op strategy, and a signal-heavy strategy, on 30k
+//! and 1M synthetic M1 bars (seeded random walk generated here). Throughput is reported per bar.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use omega_core::config::StrategyConfig;
+use omega_core::engine::{run_backtest, SplitMix64};
+use omega_core::error::{Result, StrategyError};
+use omega_core::indicators::{BarsRef, IndicatorCache, IndicatorHost, IndicatorKey};
+use omega_core::market::MarketData;
+use omega_core::{DataSlice, Direction, Position, PositionAction, RustStrategy, Timeframe, TradeSignal};
+
+/// Minimal host over a `MarketData`: primary bars only.
+struct Host {
+    m: MarketData,
+    close: Vec<i64>,
+}
+
+impl IndicatorHost for Host {
+    fn bars(&self, _timeframe: Option<Timeframe>) -> Result<BarsRef<'_>> {
+        let m = &self.m;
+        Ok(BarsRef {
+            symbol: &m.symbol,
+            timeframe: m.timeframe,
+            open_time_us: &m.timestamp_us,
+            close_time_us: &self.close,
+            bid_open: &m.bid_open,
+            bid_high: &m.bid_high,
+            bid_low: &m.bid_low,
+            bid_close: &m.bid_close,
+            bid_volume: &m.bid_volume,
+            ask_open: &m.ask_open,
+            ask_high: &m.ask_high,
+            ask_low: &m.ask_low,
+            ask_close: &m.ask_close,
+            ask_volume: &m.ask_volume,
+            visible: None,
+        })
+    }
+
+    fn series(&self, _key: &IndicatorKey) -> Result<&[f64]> {
+        Err(StrategyError::IndicatorError { indicator: "any".into(), reason: "no series in this host".into() })
+    }
+}
+
+/// Seeded M1 random walk around 1.10 with a 0.2–0.5 pip spread.
+fn synthetic_m1(n: usize, seed: u64) -> MarketData {
+    let mut rng = SplitMix64::new(seed);
+    let mut cols: [Vec<f64>; 10] = Default::default();
+    for c in cols.iter_mut() {
+        c.reserve(n);
+    }
+    let mut price = 1.1_f64;
+    for _ in 0..n {
+        let o = price;
+        let c = (o + (rng.next_f64() - 0.5) * 0.0006).max(0.5);
+        let h = o.max(c) + rng.next_f64() * 0.0003;
+        let l = o.min(c) - rng.next_f64() * 0.0003;
+        let spread = 0.00002 + rng.next_f64() * 0.00003;
+        for (k, v) in [o, h, l, c, 1.0, o + spread, h + spread, l + spread, c + spread, 1.0].into_iter().enumerate() {
+            cols[k].push(v);
+        }
+        price = c;
+    }
+    let ts = (0..n as i64).map(|k| 1_577_836_800_000_000 + k * 60_000_000).collect();
+    match MarketData::from_vecs("EURUSD", Timeframe::M1, ts, cols, false) {
+        Ok(m) => m,
+        Err(e) => panic!("synthetic market invalid: {e}"),
+    }
+}
+
+/// Never trades: measures the engine's own per-bar cost.
+struct Noop;
+
+impl RustStrategy for Noop {
+    fn evaluate(&self, _s: &DataSlice<'_>, _c: &IndicatorCache<'_>) -> Option<TradeSignal> {
+        None
+    }
+    fn manage_position(&self, _p: &Position, _s: &DataSlice<'_>) -> PositionAction {
+        PositionAction::Hold
+    }
+    fn primary_timeframe(&self) -> Timeframe {
+        Timeframe::M1
+    }
+    fn name(&self) -> &str {
+        "noop"
+    }
+}
+
+/// Enters on every allowed bar (alternating direction) with a 3-pip SL, 4-pip TP and a 30-bar timeout.
+struct Busy;
+
+impl RustStrategy for Busy {
+    fn evaluate(&self, s: &DataSlice<'_>, _c: &IndicatorCache<'_>) -> Option<TradeSignal> {
+        let (d, e, sl, tp) = if s.index % 2 == 0 {
+            (Direction::Long, s.ask.close, s.ask.close - 0.0003, s.ask.close + 0.0004)
+        } else {
+            (Direction::Short, s.bid.close, s.bid.close + 0.0003, s.bid.close - 0.0004)
+        };
+        Some(TradeSignal::new(d, e, sl, Some(tp), String::new(), Vec::new(), Some(1), None))
+    }
+    fn manage_position(&self, p: &Position, _s: &DataSlice<'_>) -> PositionAction {
+        if p.bars_held >= 30 {
+            PositionAction::Close { reason: "timeout".into() }
+        } else {
+            PositionAction::Hold
+        }
+    }
+    fn primary_timeframe(&self) -> Timeframe {
+        Timeframe::M1
+    }
+    fn name(&self) -> &str {
+        "busy"
+    }
+}
+
+fn bench_engine(c: &mut Criterion) {
+    let mut config = StrategyConfig::new("EURUSD", "M1");
+    config.engine.costs.slippage_random_pips = 0.5;
+    config.engine.costs.commission_per_lot = 3.0;
+    for n in [30_000_usize, 1_000_000] {
+        let m = synthetic_m1(n, 7);
+        let host = Host { m: m.clone(), close: m.timestamp_us.iter().map(|t| t + 60_000_000).collect() };
+        let Ok(cache) = IndicatorCache::new(&host) else { panic!("host has primary bars") };
+        let mut g = c.benchmark_group("engine");
+        g.throughput(Throughput::Elements(n as u64));
+        if n >= 1_000_000 {
+            g.sample_size(10).measurement_time(Duration::from_secs(8));
+        }
+        g.bench_with_input(BenchmarkId::new("noop", n), &n, |b, _| {
+            b.iter(|| black_box(run_backtest(&Noop, &cache, &m, &config).map(|r| r.bars_processed)))
+        });
+        g.bench_with_input(BenchmarkId::new("signal_heavy", n), &n, |b, _| {
+            b.iter(|| black_box(run_backtest(&Busy, &cache, &m, &config).map(|r| r.trades.len())))
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench_engine);
+criterion_main!(benches);
