@@ -1,0 +1,804 @@
+"""Parameters of the Mean Reversion Z-Score (MRZ) strategy (spec ``mrz-strategy.md`` §2).
+
+Two models:
+
+* :class:`MrzParams` — the ``params`` section of an Omega config: every strategy parameter of §2
+  except ``enabled_scenarios`` and ``direction_filter``, which Omega keeps at the top level of the
+  config (the core's ``StrategyConfig``), plus ``stale_bar_limit_bars`` (§1 stale rule).
+* :class:`MrzConfig` — the whole Omega config as the strategy sees it (``symbol``, ``timeframe``,
+  ``enabled_scenarios``, ``direction_filter``, ``params``, ``engine``; the engine section is
+  validated by the engine, not here).
+
+Parsing is strict (§7 #16, #17): integers must be JSON integers, floats JSON numbers, booleans JSON
+booleans, lists JSON lists; modes and timeframe names are trimmed and case-normalised and must then
+be one of the allowed values; unknown keys are errors. Every problem raises
+:class:`omega.errors.InvalidConfigError` (E4002) naming the key.
+
+:func:`from_original_config` converts the original V1/V2 JSON layout into an Omega config dict.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from omega.errors import InvalidConfigError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "ALL_SCENARIOS",
+    "S6_PARAM_KEYS",
+    "TIMEFRAME_MINUTES",
+    "MrzConfig",
+    "MrzConfigWarning",
+    "MrzParams",
+    "S6DirParams",
+    "S6Resolved",
+    "S6TfParams",
+    "config_warnings",
+    "default_cluster_window",
+    "from_original_config",
+    "normalize_timeframe",
+    "parse_config",
+    "parse_params",
+]
+
+#: Timeframe names Omega knows and their length in minutes.
+TIMEFRAME_MINUTES: dict[str, int] = {"M1": 1, "M5": 5, "M15": 15, "M30": 30, "H1": 60, "H4": 240, "D1": 1440}
+
+#: Scenario numbers of MRZ.
+ALL_SCENARIOS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+
+#: Keys recognised in scenario-6 per-timeframe overrides (§2).
+S6_PARAM_KEYS: tuple[str, ...] = (
+    "window_length",
+    "b_b_length",
+    "std_factor",
+    "kalman_r",
+    "kalman_q",
+    "z_score_long",
+    "z_score_short",
+    "z_score",
+)
+
+#: Flattened scenario-6 keys: ``scenario6_<TF>_<long|short>_<key>`` (case-insensitive).
+_S6_FLAT_RE = re.compile(
+    r"^scenario6_([A-Za-z0-9]+)_(long|short)_(" + "|".join(S6_PARAM_KEYS) + r")$",
+    re.IGNORECASE,
+)
+
+_HTF_MODES = ("above", "below", "both", "none")
+
+
+class MrzConfigWarning(UserWarning):
+    """A valid but suspicious MRZ configuration (e.g. a scenario that can never fire)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Strict scalar types
+# --------------------------------------------------------------------------------------------
+Int0 = Annotated[int, Field(strict=True, ge=0)]
+Int1 = Annotated[int, Field(strict=True, ge=1)]
+Int2 = Annotated[int, Field(strict=True, ge=2)]
+AnyInt = Annotated[int, Field(strict=True)]
+Num = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Num0 = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0)]
+NumPos = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0)]
+Bool = Annotated[bool, Field(strict=True)]
+Str = Annotated[str, Field(strict=True)]
+
+
+def normalize_timeframe(value: str, *, allow: tuple[str, ...] = ()) -> str:
+    """Trim and upper-case a timeframe name; it must be a known TF or one of ``allow``."""
+    tf = value.strip().upper()
+    if tf in TIMEFRAME_MINUTES or tf in allow:
+        return tf
+    allowed = ", ".join([*TIMEFRAME_MINUTES, *allow])
+    raise ValueError(f"unknown timeframe {value!r} (allowed: {allowed})")
+
+
+def default_cluster_window(timeframe: str) -> int:
+    """Default ``intraday_vol_cluster_window`` for a primary timeframe (orig: BS:_default_cluster_window)."""
+    tf = timeframe.strip().upper()
+    if tf == "M5":
+        return 300
+    if tf == "M15":
+        return 200
+    if tf in ("M30", "H1"):
+        return 240
+    return 200
+
+
+def _first_error_key(err: ValidationError, prefix: str) -> tuple[str, str]:
+    """(dotted key, message) of the first error of a pydantic ValidationError."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    key = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+    if first["type"] == "extra_forbidden":
+        return key, f"unknown key '{key}'"
+    msg = str(first["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if not first["loc"]:
+        return key, f"invalid {key or 'config'}: {msg}"
+    return key, f"invalid value for '{key}': {msg} (got {first.get('input')!r})"
+
+
+def _raise_invalid(err: ValidationError, prefix: str) -> InvalidConfigError:
+    key, message = _first_error_key(err, prefix)
+    errors = [
+        {"loc": ".".join(str(p) for p in e["loc"]), "type": e["type"], "msg": str(e["msg"])} for e in err.errors()
+    ]
+    return InvalidConfigError(message, {"key": key, "errors": errors})
+
+
+class _StrictModel(BaseModel):
+    """Base: unknown keys forbidden; ``model_validate`` raises InvalidConfigError (E4002).
+
+    (Keyword construction ``Model(...)`` raises pydantic's ValidationError, a ValueError; use
+    ``model_validate``, :func:`parse_params` or :func:`parse_config` for Omega's error codes.)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    _error_prefix: ClassVar[str] = ""
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """Validate ``obj``; raises InvalidConfigError (E4002) naming the offending key."""
+        if not isinstance(obj, dict) and not isinstance(obj, cls):
+            raise InvalidConfigError(
+                f"{cls._error_prefix or cls.__name__} must be an object, got {type(obj).__name__}",
+                {"key": cls._error_prefix},
+            )
+        try:
+            return super().model_validate(
+                obj, strict=strict, from_attributes=from_attributes, context=context, **kwargs
+            )
+        except ValidationError as e:
+            raise _raise_invalid(e, cls._error_prefix) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario 6 overrides
+# --------------------------------------------------------------------------------------------
+class S6DirParams(_StrictModel):
+    """Scenario-6 overrides for one timeframe (and possibly one direction); unset = inherited."""
+
+    window_length: Int2 | None = None
+    b_b_length: Int2 | None = None
+    std_factor: Num0 | None = None
+    kalman_r: NumPos | None = None
+    kalman_q: Num0 | None = None
+    z_score_long: Num | None = None
+    z_score_short: Num | None = None
+    z_score: Num | None = None
+
+    def set_values(self) -> dict[str, float | int]:
+        """The keys this layer sets, with their values."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+_S6_DIR_ADAPTER: TypeAdapter[S6DirParams] = TypeAdapter(S6DirParams)
+
+
+class S6TfParams(S6DirParams):
+    """``scenario6_params[TF]``: flat overrides for both directions plus optional ``long``/``short``."""
+
+    long: S6DirParams | None = None
+    short: S6DirParams | None = None
+
+    def set_values(self) -> dict[str, float | int]:
+        """The flat (direction-independent) keys this object sets."""
+        return {k: v for k, v in self.model_dump(exclude={"long", "short"}).items() if v is not None}
+
+
+class S6Resolved(BaseModel):
+    """Effective scenario-6 parameters for one (timeframe, direction)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window_length: int
+    b_b_length: int
+    std_factor: float
+    kalman_r: float
+    kalman_q: float
+    threshold: float
+
+
+def _s6_tf_key(raw: object, where: str) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"{where}: timeframe key must be a string, got {raw!r}")
+    try:
+        return normalize_timeframe(raw, allow=("PRIMARY",))
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# The parameters
+# --------------------------------------------------------------------------------------------
+class MrzParams(_StrictModel):
+    """Every MRZ parameter of spec §2 (the ``params`` section of an Omega config)."""
+
+    _error_prefix: ClassVar[str] = "params"
+
+    # Scenario 1–3 core
+    atr_length: Int1 = 14
+    atr_mult: Num0 = 2.0
+    b_b_length: Int2 = 20
+    std_factor: Num0 = 2.0
+    window_length: Int2 = 100
+    z_score_long: Num = -2.5
+    z_score_short: Num = 2.5
+    ema_length: Int1 = 30
+    kalman_r: NumPos = 0.01
+    kalman_q: Num0 = 1.0
+    tp_min_distance: Num0 = 1.0
+    # Position manager (§6); 0 is an error (§7 #16), null disables the timeout
+    use_position_manager: Bool = True
+    max_holding_minutes: Int1 | None = 30
+    # HTF filters (§3.3)
+    htf_tf: Str = "D1"
+    htf_ema: Int1 = 100
+    htf_filter: Str = "both"
+    extra_htf_tf: Str = "AUTO"
+    extra_htf_ema: Int1 = 50
+    extra_htf_filter: Str = "both"
+    # GARCH (§3.1)
+    garch_alpha: Num0 = 0.05
+    garch_beta: Num0 = 0.90
+    garch_omega: Num | None = None
+    garch_use_log_returns: Bool = True
+    garch_scale: NumPos = 100.0
+    garch_min_periods: Int0 = 50
+    garch_sigma_floor: Num0 = 1e-6
+    local_z_lookback: Int0 = 0
+    # Scenario 5 volatility-cluster guard (§3.2)
+    intraday_vol_feature: Str = "garch_forecast"
+    intraday_vol_cluster_window: Int1 | None = None
+    intraday_vol_cluster_k: Int1 = 3
+    intraday_vol_log_transform: Bool = True
+    intraday_vol_min_points: Int1 = 60
+    intraday_vol_garch_lookback: AnyInt = 500
+    cluster_hysteresis_bars: Int0 = 0
+    intraday_vol_allowed: Annotated[list[Str], Field(strict=True)] = Field(default_factory=lambda: ["low", "mid"])
+    # Scenario 6 (§2, §4)
+    scenario6_mode: Str = "all"
+    scenario6_timeframes: Annotated[list[Str], Field(strict=True)] = Field(default_factory=list)
+    scenario6_params: Annotated[dict[str, S6TfParams], Field(strict=True)] = Field(default_factory=dict)
+    #: Parsed form of the flattened keys ``scenario6_<TF>_<dir>_<key>`` (TF → direction → overrides).
+    scenario6_flat: Annotated[dict[str, dict[Literal["long", "short"], S6DirParams]], Field(strict=True)] = Field(
+        default_factory=dict
+    )
+    # §1 stale rule: 0 = automatic limit
+    stale_bar_limit_bars: Int0 = 0
+
+    # ---- normalisation -------------------------------------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_flattened(cls, data: Any) -> Any:
+        """Move ``scenario6_<TF>_<dir>_<key>`` keys into ``scenario6_flat`` (checked one by one)."""
+        if not isinstance(data, dict):
+            return data
+        hoisted = {"enabled_scenarios", "direction_filter"}
+        for key in hoisted & set(data):
+            raise ValueError(f"'{key}' is a top-level config key in Omega, not a strategy parameter")
+        out: dict[str, Any] = {}
+        flat: dict[str, dict[str, dict[str, Any]]] = {}
+        seen: dict[tuple[str, str, str], str] = {}
+        for key, val in data.items():
+            m = _S6_FLAT_RE.match(key) if isinstance(key, str) else None
+            if m is None:
+                out[key] = val
+                continue
+            tf = _s6_tf_key(m.group(1), key)
+            direction = m.group(2).lower()
+            pkey = m.group(3).lower()
+            ident = (tf, direction, pkey)
+            if ident in seen:
+                raise ValueError(f"'{key}' and '{seen[ident]}' set the same scenario-6 override")
+            seen[ident] = key
+            try:
+                _S6_DIR_ADAPTER.validate_python({pkey: val})
+            except ValidationError as e:
+                raise ValueError(f"'{key}': {e.errors()[0]['msg']} (got {val!r})") from None
+            flat.setdefault(tf, {}).setdefault(direction, {})[pkey] = val
+        if flat:
+            if "scenario6_flat" in out:
+                raise ValueError("give scenario-6 flattened keys or 'scenario6_flat', not both")
+            out["scenario6_flat"] = flat
+        return out
+
+    @field_validator("htf_tf")
+    @classmethod
+    def _norm_htf_tf(cls, v: str) -> str:
+        return normalize_timeframe(v, allow=("NONE",))
+
+    @field_validator("extra_htf_tf")
+    @classmethod
+    def _norm_extra_htf_tf(cls, v: str) -> str:
+        return normalize_timeframe(v, allow=("NONE", "AUTO"))
+
+    @field_validator("htf_filter", "extra_htf_filter")
+    @classmethod
+    def _norm_filter(cls, v: str) -> str:
+        mode = v.strip().lower()
+        if mode not in _HTF_MODES:
+            raise ValueError(f"must be one of {', '.join(_HTF_MODES)}")
+        return mode
+
+    @field_validator("intraday_vol_feature")
+    @classmethod
+    def _norm_feature(cls, v: str) -> str:
+        feat = v.strip().lower()
+        if feat not in ("garch_forecast", "atr_points"):
+            raise ValueError("must be 'garch_forecast' or 'atr_points'")
+        return feat
+
+    @field_validator("intraday_vol_allowed")
+    @classmethod
+    def _norm_allowed(cls, v: list[str]) -> list[str]:
+        return [s.strip().lower() for s in v]
+
+    @field_validator("scenario6_mode")
+    @classmethod
+    def _norm_s6_mode(cls, v: str) -> str:
+        mode = v.strip().lower()
+        if mode not in ("all", "any"):
+            raise ValueError("must be 'all' or 'any'")
+        return mode
+
+    @field_validator("scenario6_timeframes", mode="before")
+    @classmethod
+    def _s6_tfs_scalar(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("scenario6_timeframes")
+    @classmethod
+    def _norm_s6_tfs(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for raw in v:
+            tf = normalize_timeframe(raw, allow=("PRIMARY",))
+            if tf not in out:
+                out.append(tf)
+        return out
+
+    @field_validator("scenario6_params", mode="before")
+    @classmethod
+    def _norm_s6_param_keys(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        out: dict[str, Any] = {}
+        for raw, val in v.items():
+            tf = _s6_tf_key(raw, "scenario6_params")
+            if tf in out:
+                raise ValueError(f"timeframe {tf} given twice")
+            out[tf] = val
+        return out
+
+    @field_validator("scenario6_flat", mode="before")
+    @classmethod
+    def _norm_s6_flat_keys(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        out: dict[str, Any] = {}
+        for raw, val in v.items():
+            tf = _s6_tf_key(raw, "scenario6_flat")
+            if tf in out:
+                raise ValueError(f"timeframe {tf} given twice")
+            out[tf] = val
+        return out
+
+    # ---- derived values -------------------------------------------------------------------
+    def htf_b_timeframe(self, primary: str) -> str:
+        """Filter B timeframe with AUTO resolved (M5→H1, M15/M30→H4, otherwise NONE)."""
+        if self.extra_htf_tf != "AUTO":
+            return self.extra_htf_tf
+        p = primary.strip().upper()
+        if p == "M5":
+            return "H1"
+        if p in ("M15", "M30"):
+            return "H4"
+        return "NONE"
+
+    def cluster_window(self, primary: str) -> int:
+        """``intraday_vol_cluster_window`` with the timeframe default applied."""
+        if self.intraday_vol_cluster_window is not None:
+            return self.intraday_vol_cluster_window
+        return default_cluster_window(primary)
+
+    def garch_lookback(self) -> int:
+        """Local GARCH window of the S5 feature (≤ 0 means 500)."""
+        return self.intraday_vol_garch_lookback if self.intraday_vol_garch_lookback > 0 else 500
+
+    def s6_timeframes(self, primary: str) -> list[str]:
+        """Scenario-6 chain timeframes with PRIMARY resolved, de-duplicated keeping order."""
+        p = primary.strip().upper()
+        out: list[str] = []
+        for tf in self.scenario6_timeframes:
+            name = p if tf == "PRIMARY" else tf
+            if name not in out:
+                out.append(name)
+        return out
+
+    def _s6_lookup(self, table: dict[str, Any], tf: str, primary: str) -> Any:
+        p = primary.strip().upper()
+        hits = [v for k, v in table.items() if (p if k == "PRIMARY" else k) == tf]
+        if len(hits) > 1:
+            raise InvalidConfigError(
+                f"scenario-6 overrides for {tf} given both as PRIMARY and as {tf}", {"key": "params.scenario6_params"}
+            )
+        return hits[0] if hits else None
+
+    def s6_params_for(self, tf: str, direction: Literal["long", "short"], primary: str) -> S6Resolved:
+        """Effective scenario-6 parameters for (TF, direction): global values, then the TF's flat keys,
+        then ``[TF][direction]``, then flattened keys; the threshold is ``z_score`` if set, else
+        ``z_score_<direction>`` (merged), else the global threshold (spec §2)."""
+        merged: dict[str, float | int] = {}
+        tf_params: S6TfParams | None = self._s6_lookup(self.scenario6_params, tf, primary)
+        if tf_params is not None:
+            merged.update(tf_params.set_values())
+            dir_params = tf_params.long if direction == "long" else tf_params.short
+            if dir_params is not None:
+                merged.update(dir_params.set_values())
+        flat_tf: dict[str, S6DirParams] | None = self._s6_lookup(self.scenario6_flat, tf, primary)
+        if flat_tf is not None and direction in flat_tf:
+            merged.update(flat_tf[direction].set_values())
+        if "z_score" in merged:
+            threshold = float(merged["z_score"])
+        elif direction == "long":
+            threshold = float(merged.get("z_score_long", self.z_score_long))
+        else:
+            threshold = float(merged.get("z_score_short", self.z_score_short))
+        return S6Resolved(
+            window_length=int(merged.get("window_length", self.window_length)),
+            b_b_length=int(merged.get("b_b_length", self.b_b_length)),
+            std_factor=float(merged.get("std_factor", self.std_factor)),
+            kalman_r=float(merged.get("kalman_r", self.kalman_r)),
+            kalman_q=float(merged.get("kalman_q", self.kalman_q)),
+            threshold=threshold,
+        )
+
+    def garch_available(self) -> bool:
+        """False when α + β ≥ 1 (GARCH series missing everywhere, §7 #15)."""
+        return self.garch_alpha + self.garch_beta < 1.0
+
+
+def _norm_scenarios(v: Any) -> Any:
+    if isinstance(v, list) and not v:
+        return list(ALL_SCENARIOS)
+    return v
+
+
+class MrzConfig(_StrictModel):
+    """An Omega config for MRZ: the top level of the core's ``StrategyConfig`` with typed ``params``."""
+
+    symbol: Str
+    timeframe: Str
+    #: Scenario numbers 1..6; an empty list means all (§2). Order is irrelevant (§5).
+    enabled_scenarios: Annotated[list[Annotated[int, Field(strict=True, ge=1, le=6)]], Field(strict=True)] = Field(
+        default_factory=lambda: list(ALL_SCENARIOS)
+    )
+    direction_filter: Literal["long", "short", "both"] = "both"
+    params: MrzParams = Field(default_factory=MrzParams)
+    #: The engine section; validated by the engine (``EngineConfig``), passed through here.
+    engine: Annotated[dict[str, Any], Field(strict=True)] = Field(default_factory=dict)
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("timeframe")
+    @classmethod
+    def _tf(cls, v: str) -> str:
+        return normalize_timeframe(v)
+
+    @field_validator("enabled_scenarios", mode="before")
+    @classmethod
+    def _scen(cls, v: Any) -> Any:
+        return _norm_scenarios(v)
+
+    def scenario_enabled(self, n: int) -> bool:
+        """Whether scenario ``n`` is enabled."""
+        return n in self.enabled_scenarios
+
+    def direction_allowed(self, direction: str) -> bool:
+        """Whether ``direction_filter`` admits ``direction``."""
+        return self.direction_filter == "both" or self.direction_filter == direction
+
+
+def parse_params(params: dict[str, Any] | MrzParams | None) -> MrzParams:
+    """Validate a ``params`` dict (E4002 naming the key on any problem)."""
+    if params is None:
+        return MrzParams()
+    if isinstance(params, MrzParams):
+        return params
+    return MrzParams.model_validate(params)
+
+
+def parse_config(config: dict[str, Any] | MrzConfig) -> MrzConfig:
+    """Validate a whole Omega config for MRZ (E4002 naming the key on any problem)."""
+    if isinstance(config, MrzConfig):
+        return config
+    return MrzConfig.model_validate(config)
+
+
+def _tf_buildable(tf: str, primary: str) -> bool:
+    m = TIMEFRAME_MINUTES[tf]
+    p = TIMEFRAME_MINUTES[primary]
+    return m >= p and m % p == 0
+
+
+def config_warnings(cfg: MrzConfig) -> list[str]:
+    """Config-time warnings of spec §7 (#5, #14, #15, #19, #20): valid but probably unintended."""
+    p = cfg.params
+    out: list[str] = []
+    primary = cfg.timeframe
+    dirs = [d for d in ("long", "short") if cfg.direction_allowed(d)]
+    if cfg.scenario_enabled(2) and dirs:
+        shadowed = [n for n in (3, 5, 6) if cfg.scenario_enabled(n)]
+        if shadowed:
+            out.append(
+                f"scenario 2 is enabled, so scenarios {shadowed} can never fire for the same direction "
+                "(they add conditions to scenario 2 and are evaluated after it)"
+            )
+    if cfg.scenario_enabled(5) and not p.intraday_vol_allowed:
+        out.append("intraday_vol_allowed is empty: scenario 5 never fires")
+    uses_garch = cfg.scenario_enabled(4) or (cfg.scenario_enabled(5) and p.intraday_vol_feature == "garch_forecast")
+    if uses_garch and not p.garch_available():
+        out.append("garch_alpha + garch_beta >= 1: GARCH is unavailable, scenarios 4/5 never fire")
+    if cfg.scenario_enabled(4) and p.local_z_lookback > 0 and p.local_z_lookback < p.garch_min_periods + 2:
+        out.append("local_z_lookback < garch_min_periods + 2: the local z is never valid, scenario 4 never fires")
+    tfs: list[tuple[str, str]] = []
+    if any(cfg.scenario_enabled(n) for n in (2, 3, 4, 5, 6)):
+        tfs += [("htf_tf", p.htf_tf), ("extra_htf_tf", p.htf_b_timeframe(primary))]
+    if cfg.scenario_enabled(6):
+        tfs += [("scenario6_timeframes", tf) for tf in p.s6_timeframes(primary)]
+        if not p.scenario6_timeframes:
+            out.append("scenario6_timeframes is empty: scenario 6 never fires")
+    for name, tf in tfs:
+        if tf != "NONE" and not _tf_buildable(tf, primary):
+            out.append(f"{name} {tf} cannot be built from primary {primary}: its values are missing everywhere")
+    if cfg.scenario_enabled(3) and p.tp_min_distance >= 0.1:
+        out.append(f"tp_min_distance {p.tp_min_distance} is in price units: scenario 3 rarely or never fires on FX")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Original (V1/V2) JSON layout → Omega config
+# --------------------------------------------------------------------------------------------
+
+#: Top-level keys of the original layout that do not affect a backtest's signals or fills in
+#: Omega, with the reason. Ignored by :func:`from_original_config` (original layout only).
+ORIGINAL_IGNORED_KEYS: dict[str, str] = {
+    "mode": "only 'candle' exists in Omega (checked)",
+    "enable_entry_logging": "V1 logging switch",
+    "logging_mode": "V1 logging switch",
+    "enable_backtest_robust_metrics": "V1 robustness report",
+    "robust_jitter_frac": "V1 robustness report",
+    "robust_jitter_repeats": "V1 robustness report",
+    "robust_data_jitter_repeats": "V1 robustness report",
+    "robust_data_jitter_atr_period": "V1 robustness report",
+    "robust_data_jitter_sigma_atr": "V1 robustness report",
+    "robust_data_jitter_fraq": "V1 robustness report",
+    "reporting": "V1 report/jitter settings",
+    "rates": "V1 FX conversion provider; Omega uses engine.quote_to_account_rate",
+    "rates_static": "V1 FX conversion provider; Omega uses engine.quote_to_account_rate",
+    "end_date": "data selection: the caller passes the candles to run on",
+    "warmup_bars": "data selection: Omega runs indicators from the first supplied row",
+    "execution_costs_file": "V1 cost file; set engine.costs explicitly",
+    "symbol_specs_file": "V1 symbol spec file; set engine.symbol_spec explicitly",
+}
+
+#: Keys of ``timeframes`` / ``timestamp_alignment`` that Omega does not need, with the reason.
+ORIGINAL_IGNORED_SUBKEYS: dict[str, str] = {
+    "timeframes.additional": "needed timeframes are derived from the parameters (§7 #19)",
+    "timestamp_alignment.additional_tfs_mode": "Omega carries the last closed HTF bar forward (§1)",
+    "timestamp_alignment.diagnostics": "V1 diagnostics switch",
+    "timestamp_alignment.higher_tf_timestamps_mode": "Omega times HTF bars explicitly by their close (§7 #3)",
+    "timestamp_alignment.entry_timestamp_mode": "Omega always decides at the bar close (§7 #21)",
+    "timestamp_alignment.use_previous_completed_higher_tf": "Omega always uses completed HTF bars (§1)",
+}
+
+#: Strategy-parameter keys V1's robustness tooling read from the parameters; not MRZ parameters.
+ORIGINAL_IGNORED_PARAMS: frozenset[str] = frozenset(
+    {"enable_backtest_robust_metrics", "jitter_frac", "robust_jitter_frac", "jitter_repeats", "robust_jitter_repeats"}
+)
+
+_ORIGINAL_KNOWN = {
+    "symbol",
+    "timeframes",
+    "strategy",
+    "strategy_parameters",
+    "session_filter",
+    "sessions",
+    "cooldown_candles",
+    "cooldown_minutes",
+    "cooldown_minutes_trade",
+    "timestamp_alignment",
+    "start_date",
+    "initial_balance",
+    "risk_per_trade",
+    "account_currency",
+    "slippage",
+    "execution",
+}
+
+
+def _bad(key: str, msg: str) -> InvalidConfigError:
+    return InvalidConfigError(f"original config '{key}': {msg}", {"key": key})
+
+
+def _as_dict(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(key, f"must be an object, got {type(value).__name__}")
+    return value
+
+
+def _sessions_from_fixed_times(value: Any, key: str) -> list[list[str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad(key, "must be a list of [start, end] pairs")
+    out: list[list[str]] = []
+    for w in value:
+        if isinstance(w, dict):
+            a, b = w.get("start"), w.get("end")
+            if set(w) - {"start", "end"}:
+                raise _bad(key, f"unexpected keys in window {w!r}")
+        elif isinstance(w, list | tuple) and len(w) == 2:
+            a, b = w[0], w[1]
+        else:
+            raise _bad(key, f'bad window {w!r}, want ["HH:MM", "HH:MM"]')
+        if not isinstance(a, str) or not isinstance(b, str):
+            raise _bad(key, f'bad window {w!r}, want ["HH:MM", "HH:MM"]')
+        out.append([a, b])
+    return out
+
+
+def _session_filter(value: Any, key: str) -> list[list[str]]:
+    sf = _as_dict(value, key)
+    extra = set(sf) - {"fixed_times"}
+    if extra:
+        raise _bad(key, f"unsupported session filter keys {sorted(extra)} (only fixed_times)")
+    return _sessions_from_fixed_times(sf.get("fixed_times"), f"{key}.fixed_times")
+
+
+def _date_to_us(value: Any, key: str) -> int:
+    if not isinstance(value, str):
+        raise _bad(key, "must be a 'YYYY-MM-DD' string")
+    try:
+        dt = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise _bad(key, f"{value!r} is not a 'YYYY-MM-DD' date") from None
+    return int(dt.timestamp()) * 1_000_000
+
+
+def from_original_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Convert an original Omega V1/V2 backtest JSON (``strategy.parameters`` or flat
+    ``strategy_parameters``) into an Omega config dict ``{symbol, timeframe, enabled_scenarios,
+    direction_filter, params, engine}``.
+
+    Keys listed in :data:`ORIGINAL_IGNORED_KEYS` / :data:`ORIGINAL_IGNORED_SUBKEYS` are dropped;
+    any other unknown key raises InvalidConfigError (E4002). Values are passed on unchanged except
+    where V1 normalised them (direction filter trimmed/lower-cased, primary TF upper-cased), so
+    that :func:`parse_config` applies Omega's strict checks to them.
+    """
+    if not isinstance(cfg, dict):
+        raise InvalidConfigError("original config must be an object", {"key": ""})
+    unknown = sorted(set(cfg) - _ORIGINAL_KNOWN - set(ORIGINAL_IGNORED_KEYS))
+    if unknown:
+        raise _bad(unknown[0], "unknown top-level key of the original layout")
+    mode = cfg.get("mode", "candle")
+    if mode != "candle":
+        raise _bad("mode", f"only 'candle' mode is supported, got {mode!r}")
+
+    # --- strategy parameters
+    strategy = _as_dict(cfg.get("strategy"), "strategy")
+    extra = set(strategy) - {"module", "class", "name", "parameters", "session_filter"}
+    if extra:
+        raise _bad(f"strategy.{sorted(extra)[0]}", "unknown key")
+    cls_name = strategy.get("class")
+    if cls_name is not None and cls_name != "MeanReversionZScoreStrategy":
+        raise _bad("strategy.class", f"not an MRZ config (class {cls_name!r})")
+    if "parameters" in strategy and "strategy_parameters" in cfg:
+        raise _bad("strategy_parameters", "given together with strategy.parameters")
+    if "strategy_parameters" in cfg:
+        raw_params = dict(_as_dict(cfg["strategy_parameters"], "strategy_parameters"))
+    else:
+        raw_params = dict(_as_dict(strategy.get("parameters"), "strategy.parameters"))
+    for k in ORIGINAL_IGNORED_PARAMS:
+        raw_params.pop(k, None)
+
+    # symbol / timeframe: parameters override the injected top-level values (orig: RUN:prepare_strategies)
+    symbol = raw_params.pop("symbol", cfg.get("symbol"))
+    timeframes = _as_dict(cfg.get("timeframes"), "timeframes")
+    extra = set(timeframes) - {"primary", "additional"}
+    if extra:
+        raise _bad(f"timeframes.{sorted(extra)[0]}", "unknown key")
+    timeframe = raw_params.pop("timeframe", timeframes.get("primary"))
+    if isinstance(timeframe, str):
+        timeframe = timeframe.strip().upper()
+
+    out: dict[str, Any] = {"symbol": symbol, "timeframe": timeframe}
+    if "enabled_scenarios" in raw_params:
+        es = raw_params.pop("enabled_scenarios")
+        out["enabled_scenarios"] = list(ALL_SCENARIOS) if es is None else es
+    if "direction_filter" in raw_params:
+        df = raw_params.pop("direction_filter")
+        out["direction_filter"] = df.strip().lower() if isinstance(df, str) else df
+
+    # --- timestamp alignment
+    ta = _as_dict(cfg.get("timestamp_alignment"), "timestamp_alignment")
+    known_ta = {k.split(".", 1)[1] for k in ORIGINAL_IGNORED_SUBKEYS if k.startswith("timestamp_alignment.")}
+    extra = set(ta) - known_ta - {"stale_bar_limit_bars"}
+    if extra:
+        raise _bad(f"timestamp_alignment.{sorted(extra)[0]}", "unknown key")
+    if ta.get("entry_timestamp_mode", "close") != "close":
+        warnings.warn(
+            "timestamp_alignment.entry_timestamp_mode 'open' is not reproduced: Omega decides at the bar close "
+            "(spec §7 #21)",
+            MrzConfigWarning,
+            stacklevel=2,
+        )
+    if ta.get("use_previous_completed_higher_tf", True) is not True:
+        warnings.warn(
+            "use_previous_completed_higher_tf false is not reproduced: Omega only shows closed HTF bars (spec §1)",
+            MrzConfigWarning,
+            stacklevel=2,
+        )
+    if "stale_bar_limit_bars" in ta and "stale_bar_limit_bars" not in raw_params:
+        raw_params["stale_bar_limit_bars"] = ta["stale_bar_limit_bars"]
+    out["params"] = raw_params
+
+    # --- engine
+    engine: dict[str, Any] = {"htf_anchor": "new_york_1700"}
+    if strategy.get("session_filter"):
+        engine["sessions"] = _session_filter(strategy["session_filter"], "strategy.session_filter")
+    elif cfg.get("session_filter"):
+        if cfg.get("sessions"):
+            raise _bad("sessions", "given together with session_filter")
+        engine["sessions"] = _session_filter(cfg["session_filter"], "session_filter")
+    elif cfg.get("sessions"):
+        engine["sessions"] = _sessions_from_fixed_times(cfg["sessions"], "sessions")
+    for key in ("cooldown_candles", "cooldown_minutes", "cooldown_minutes_trade", "initial_balance", "risk_per_trade"):
+        if key in cfg:
+            engine[key] = cfg[key]
+    if "account_currency" in cfg:
+        engine["account_currency"] = cfg["account_currency"]
+    if "start_date" in cfg:
+        engine["start_time_us"] = _date_to_us(cfg["start_date"], "start_date")
+    slip = _as_dict(cfg.get("slippage"), "slippage")
+    extra = set(slip) - {"fixed_pips", "random_pips"}
+    if extra:
+        raise _bad(f"slippage.{sorted(extra)[0]}", "unknown key")
+    costs: dict[str, Any] = {}
+    if "fixed_pips" in slip:
+        costs["slippage_fixed_pips"] = slip["fixed_pips"]
+    if "random_pips" in slip:
+        costs["slippage_random_pips"] = slip["random_pips"]
+    if costs:
+        engine["costs"] = costs
+    execution = _as_dict(cfg.get("execution"), "execution")
+    extra = set(execution) - {"random_seed"}
+    if extra:
+        raise _bad(f"execution.{sorted(extra)[0]}", "unknown key")
+    if execution.get("random_seed") is not None:
+        engine["seed"] = execution["random_seed"]
+    out["engine"] = engine
+    return out
