@@ -67,17 +67,6 @@ fn z(c: f64, mean: f64, sigma: f64) -> f64 {
     }
 }
 
-/// `max(v, floor)` that keeps a NaN variance NaN (a non-positive close makes a return NaN);
-/// `f64::max` would silently replace it by the floor.
-#[inline]
-fn at_least(v: f64, floor: f64) -> f64 {
-    if v < floor {
-        floor
-    } else {
-        v
-    }
-}
-
 /// Scaled return from `prev` to `cur`.
 #[inline]
 fn ret(prev: f64, cur: f64, g: &GarchParams) -> f64 {
@@ -103,7 +92,7 @@ fn for_each_variance(x: &[f64], g: &GarchParams, mut emit: impl FnMut(usize, f64
     let mut e = 0.0;
     emit(1, v);
     for t in 2..x.len() {
-        v = at_least((omega + alpha * e) + beta * v, floor_sq);
+        v = ((omega + alpha * e) + beta * v).max(floor_sq);
         emit(t, v);
         let d = ret(x[t - 1], x[t], g) - mu;
         e = d * d;

@@ -36,9 +36,8 @@ pub fn mean(x: &[f64], n: usize) -> Vec<f64> {
             let mut m = sum / count as f64;
             if run.len >= count {
                 m = run.last;
-            } else if negatives == 0 && m < 0.0 {
-                m = 0.0;
-            } else if negatives == count && m > 0.0 {
+            } else if (negatives == 0 && m < 0.0) || (negatives == count && m > 0.0) {
+                // rounding residue of removed values must not flip the sign of a one-signed window
                 m = 0.0;
             }
             out[i] = m;
@@ -86,7 +85,8 @@ pub fn std(x: &[f64], n: usize) -> Vec<f64> {
         ssq += (v - prev_mean) * (v - mean);
         if count >= n {
             let var = if run.len >= count { 0.0 } else { ssq / (count - 1) as f64 };
-            out[i] = var.max(0.0).sqrt();
+            // clamp rounding below zero, but keep a NaN (overflowed sums) NaN as pandas does
+            out[i] = if var < 0.0 { 0.0 } else { var.sqrt() };
         }
     }
     out

@@ -29,8 +29,9 @@ pub fn wilder(close: &[f64], n: usize) -> Vec<f64> {
     out
 }
 
+/// `(gain, loss)` of a change; never −0.0, so sums stay bit-identical to the Python twin.
 fn split(d: f64) -> (f64, f64) {
-    (d.max(0.0), (-d).max(0.0))
+    (if d > 0.0 { d } else { 0.0 }, if d < 0.0 { -d } else { 0.0 })
 }
 
 fn rsi(gain: f64, loss: f64) -> f64 {

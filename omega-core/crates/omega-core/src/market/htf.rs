@@ -17,8 +17,7 @@ pub struct HtfBars {
     pub anchor: HtfAnchor,
     /// Bin start (µs UTC).
     pub open_time_us: Vec<i64>,
-    /// Bin end (µs UTC); later only if a member bar itself ends after it (primary bars that are
-    /// not aligned with the anchor), so that visibility can never leak a bar still forming.
+    /// Bin end (µs UTC).
     pub close_time_us: Vec<i64>,
     pub bid_open: Vec<f64>,
     pub bid_high: Vec<f64>,
@@ -199,13 +198,12 @@ pub fn resample(market: &MarketData, timeframe: Timeframe, anchor: HtfAnchor) ->
     let mut bid = Side::with_capacity(cap);
     let mut ask = Side::with_capacity(cap);
     let mut bin_end = i64::MIN;
-    for i in 0..ts.len() {
-        let t = ts[i];
+    for (i, &t) in ts.iter().enumerate() {
         if t >= bin_end {
             let (start, end) = bin_of(t, timeframe, anchor);
             bin_end = end;
             open_time.push(start);
-            close_time.push(end.max(primary_close[i]));
+            close_time.push(end);
             bid.start(
                 market.bid_open[i],
                 market.bid_high[i],
@@ -221,9 +219,6 @@ pub fn resample(market: &MarketData, timeframe: Timeframe, anchor: HtfAnchor) ->
                 market.ask_volume[i],
             );
         } else {
-            if let Some(c) = close_time.last_mut() {
-                *c = (*c).max(primary_close[i]);
-            }
             bid.extend(market.bid_high[i], market.bid_low[i], market.bid_close[i], market.bid_volume[i]);
             ask.extend(market.ask_high[i], market.ask_low[i], market.ask_close[i], market.ask_volume[i]);
         }
@@ -280,10 +275,20 @@ mod tests {
     fn check_visibility(m: &MarketData, h: &HtfBars) {
         let dur = m.timeframe.duration_us();
         assert_eq!(h.visible.len(), m.len());
+        let mut first_member = 0;
         for (i, &v) in h.visible.iter().enumerate() {
             let pc = m.timestamp_us[i] + dur;
             if v >= 0 {
-                assert!(h.close_time_us[v as usize] <= pc, "bar {i} sees HTF bar {v} that has not closed");
+                let v = v as usize;
+                assert!(h.close_time_us[v] <= pc, "bar {i} sees HTF bar {v} that has not closed");
+                // …and every primary bar aggregated into it has closed too
+                while first_member < m.len() && m.timestamp_us[first_member] < h.close_time_us[v] {
+                    first_member += 1;
+                }
+                assert!(
+                    first_member == 0 || m.timestamp_us[first_member - 1] + dur <= pc,
+                    "bar {i} sees a forming bar"
+                );
             }
             let next = (v + 1) as usize;
             if next < h.len() {
@@ -413,10 +418,12 @@ mod tests {
     #[test]
     fn misaligned_primary_never_leaks() {
         // UTC-aligned H4 bars against New York days: the 20:00 UTC bar ends after the 22:00 UTC
-        // day boundary, so the day it belongs to closes with it.
+        // day boundary; the day becomes visible only with that bar's close.
         let m = regular(Timeframe::H4, at(2024, 1, 8, 0, 0), 12);
         let d = resample(&m, Timeframe::D1, HtfAnchor::NewYork1700).unwrap();
-        assert_eq!(d.close_time_us[0], at(2024, 1, 9, 0, 0));
+        assert_eq!(d.close_time_us[0], at(2024, 1, 8, 22, 0));
+        assert_eq!(d.bid_close[0], m.bid_close[5]);
+        assert_eq!(d.visible[..7], [-1, -1, -1, -1, -1, 0, 0]);
         check_visibility(&m, &d);
     }
 
