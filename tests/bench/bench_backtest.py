@@ -1,0 +1,95 @@
+"""End-to-end benchmark: one `omega.run_backtest` call per measurement, Rust and Python backends.
+
+Each measurement runs in a fresh subprocess so that peak RSS (ru_maxrss) belongs to that run alone.
+Prints a Markdown table (paste into docs/performance.md) and writes JSON next to it with --json.
+
+    python tests/bench/bench_backtest.py [--bars 30000 1000000] [--strategy NAME] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+CHILD = r"""
+import json, resource, sys, time
+import omega
+from omega import bridge
+spec = json.loads(sys.argv[1])
+candles = omega.data.generate_market(n_bars=spec["bars"], seed=11, regime=spec.get("regime", "mean_reverting"))
+config = spec["config"]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+times = []
+calls_before = None
+try:
+    from omega import _native
+    calls_before = _native.native_call_count()
+except ImportError:
+    pass
+for _ in range(spec["repeat"]):
+    t0 = time.perf_counter()
+    result = omega.run_backtest(spec["strategy"], config, candles, backend=spec["backend"])
+    times.append((time.perf_counter() - t0) * 1000.0)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+crossings = None
+if calls_before is not None and spec["backend"] == "rust":
+    crossings = (_native.native_call_count() - calls_before) / spec["repeat"]
+print(json.dumps({
+    "times_ms": times,
+    "engine_ms": result.execution_time_ms,
+    "trades": len(result.trades),
+    "peak_rss_mb": peak / 1024.0,
+    "rss_before_run_mb": base / 1024.0,
+    "native_calls_per_run": crossings,
+}))
+"""
+
+
+def measure(strategy: str, config: dict[str, Any], bars: int, backend: str, repeat: int) -> dict[str, Any]:
+    """Run one measurement in a subprocess and return its JSON report."""
+    spec = {"strategy": strategy, "config": config, "bars": bars, "backend": backend, "repeat": repeat}
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark child failed ({backend}, {bars} bars):\n{out.stderr}")
+    report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return report
+
+
+def main() -> None:
+    """Parse arguments, run the matrix, print the table."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--strategy", default="mean_reversion_z_score")
+    ap.add_argument("--bars", type=int, nargs="+", default=[30_000, 1_000_000])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--python-max-bars", type=int, default=30_000, help="largest market run on the Python backend")
+    ap.add_argument("--params", default="{}", help="strategy params as JSON")
+    ap.add_argument("--json", default=None, help="write raw results to this file")
+    args = ap.parse_args()
+    config = {"symbol": "EURUSD", "timeframe": "M1", "params": json.loads(args.params)}
+    rows = []
+    print("| strategy | bars | backend | median ms | min ms | engine ms | trades | peak RSS MB | native calls/run |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for bars in args.bars:
+        for backend in ("rust", "python"):
+            if backend == "python" and bars > args.python_max_bars:
+                continue
+            repeat = args.repeat if backend == "rust" else 1
+            r = measure(args.strategy, config, bars, backend, repeat)
+            rows.append({"bars": bars, "backend": backend, **r})
+            print(
+                f"| {args.strategy} | {bars:,} | {backend} | {statistics.median(r['times_ms']):.1f} | "
+                f"{min(r['times_ms']):.1f} | {r['engine_ms']:.1f} | {r['trades']} | {r['peak_rss_mb']:.0f} | "
+                f"{r['native_calls_per_run']} |",
+                flush=True,
+            )
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
