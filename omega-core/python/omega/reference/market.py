@@ -73,9 +73,12 @@ def _as_arrow(name: str, values: Any) -> pa.Array | pa.ChunkedArray:
     if isinstance(values, pa.Array | pa.ChunkedArray):
         return values
     try:
-        return pa.array(values)
+        arr = pa.array(values)
     except (pa.ArrowException, TypeError, ValueError, OverflowError) as err:
         raise _bad("schema", f"cannot convert to an Arrow array ({err})", name) from None
+    if pa.types.is_null(arr.type):  # an empty or all-None sequence carries no type: take the expected one
+        arr = arr.cast(pa.int64() if name == "timestamp_us" else pa.float64())
+    return arr
 
 
 def _columns_of_table(table: pa.Table) -> dict[str, pa.ChunkedArray]:
