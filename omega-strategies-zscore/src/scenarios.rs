@@ -1,0 +1,589 @@
+//! The six MRZ scenarios (spec §4, §5): conditions in the original's order, first signal wins, and
+//! the signal exactly as the original builds it (entry unrounded, `sl`/`tp` rounded to 5 decimals,
+//! reason, tags, scenario). Conditions read O(1) values; scenario 4's local z and scenario 5's
+//! guard are computed only when everything cheaper in that scenario holds, memoised per bar.
+//! Nothing is allocated unless a signal is returned.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use omega_core::indicators::IndicatorKey;
+use omega_core::{DataSlice, Direction, IndicatorCache, PriceSide, StrategyError, TradeSignal};
+
+use crate::htf::{Bias, HtfReader, HtfTables};
+use crate::local_z::LocalZ;
+use crate::params::MrzParams;
+use crate::vol_cluster::{self, GuardConfig, Outcome, Scratch};
+
+/// Evaluation order (orig: BS:on_data): (scenario, is_long).
+pub const ORDER: [(u32, bool); 12] = [
+    (1, false),
+    (1, true),
+    (2, false),
+    (2, true),
+    (3, false),
+    (3, true),
+    (4, false),
+    (4, true),
+    (5, true),
+    (5, false),
+    (6, true),
+    (6, false),
+];
+
+/// Python's `round(x, 5)`: the double nearest to `n / 10⁵`, where `n` is the exact value `x·10⁵`
+/// rounded to an integer, ties to even.
+///
+/// Exact: `|x| = m·2^e` is decomposed from its bits, `m·10⁵·2^e` is rounded in 128-bit integer
+/// arithmetic (no floating-point step), and for `|x| < 2⁵³/10⁵` the integer `n` is exact as a
+/// double, so the single IEEE division `n / 1e5` is the correctly rounded value of `n/10⁵`, which
+/// is what CPython's `round` returns (dtoa to 5 decimals, then strtod). Larger magnitudes fall back
+/// to `format!("{:.5}")` + parse. Tested against that form in this module's tests.
+pub fn r5(x: f64) -> f64 {
+    const LIMIT: f64 = 9_007_199_254_740_992.0 / 100_000.0; // 2^53 / 10^5
+    if !x.is_finite() {
+        return x;
+    }
+    let a = x.abs();
+    if a >= LIMIT {
+        return format!("{x:.5}").parse::<f64>().unwrap_or(x);
+    }
+    let bits = a.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1_u64 << 52) - 1);
+    let (m, e) = if exp == 0 { (frac, -1074) } else { (frac | (1_u64 << 52), exp - 1075) };
+    let p = u128::from(m) * 100_000;
+    // a < 2^37, so e <= 37 − 52 < 0: always a right shift.
+    let s = e.unsigned_abs();
+    let n = if s >= 127 {
+        0
+    } else {
+        let q = p >> s;
+        let r = p - (q << s);
+        let half = 1_u128 << (s - 1);
+        if r > half || (r == half && q & 1 == 1) {
+            q + 1
+        } else {
+            q
+        }
+    };
+    (n as f64 / 100_000.0).copysign(x)
+}
+
+/// The primary-timeframe series MRZ reads, by key.
+#[derive(Clone, Copy, Debug)]
+pub struct Keys {
+    pub ema: IndicatorKey,
+    pub z_ema: IndicatorKey,
+    pub atr_bid: IndicatorKey,
+    pub atr_ask: IndicatorKey,
+    pub kalman_z: IndicatorKey,
+    pub upper: IndicatorKey,
+    pub lower: IndicatorKey,
+    pub mid: IndicatorKey,
+    pub kalman_garch_z: IndicatorKey,
+}
+
+impl Keys {
+    pub fn new(p: &MrzParams) -> Self {
+        let bid = PriceSide::Bid;
+        Keys {
+            ema: IndicatorKey::ema(bid, p.ema_length),
+            z_ema: IndicatorKey::zscore_ema(bid, p.ema_length, p.window_length),
+            atr_bid: IndicatorKey::atr(bid, p.atr_length),
+            atr_ask: IndicatorKey::atr(PriceSide::Ask, p.atr_length),
+            kalman_z: IndicatorKey::kalman_zscore(bid, p.window_length, p.kalman_r, p.kalman_q),
+            upper: IndicatorKey::bollinger_upper(bid, p.b_b_length, p.std_factor),
+            lower: IndicatorKey::bollinger_lower(bid, p.b_b_length, p.std_factor),
+            mid: IndicatorKey::sma(bid, p.b_b_length),
+            kalman_garch_z: IndicatorKey::kalman_garch_zscore(bid, p.kalman_r, p.kalman_q, &p.garch.key_params()),
+        }
+    }
+
+    /// The keys the enabled scenarios read (requested in `prepare`).
+    pub fn needed(&self, p: &MrzParams) -> Vec<IndicatorKey> {
+        let on = |n: usize| p.enabled[n] && (p.allow_long || p.allow_short);
+        let mut out = Vec::new();
+        if on(1) {
+            out.push(self.z_ema);
+            out.push(self.ema);
+            out.push(self.atr_bid);
+            if p.allow_short {
+                out.push(self.atr_ask);
+            }
+        }
+        if on(2) || on(3) || on(4) || on(5) || on(6) {
+            out.extend([self.atr_bid, self.lower, self.upper]);
+        }
+        if on(2) || on(3) || on(5) || on(6) {
+            out.push(self.kalman_z);
+        }
+        if on(2) || on(4) || on(5) || on(6) {
+            out.push(self.mid);
+        }
+        if on(3) {
+            out.push(self.ema);
+        }
+        if on(4) && p.local_z_lookback == 0 {
+            out.push(self.kalman_garch_z);
+        }
+        out
+    }
+}
+
+/// Per-bar memo of the on-demand values (both directions of a bar share them) and their buffers.
+#[derive(Debug, Default)]
+pub struct Memo {
+    local_z: Option<(usize, f64)>,
+    guard: Option<(usize, Outcome)>,
+    scratch: Scratch,
+}
+
+/// Everything `evaluate` needs besides the bar and the cache.
+pub struct Evaluator {
+    pub p: MrzParams,
+    pub keys: Keys,
+    pub htf: HtfTables,
+    pub guard: GuardConfig,
+    pub local_z: Option<LocalZ>,
+    pub memo: Mutex<Memo>,
+    /// `htf_<A tf>_ema<A len>`.
+    pub htf_tag: String,
+}
+
+/// Values of one bar, fetched on first use.
+struct Reads<'a, 'h> {
+    cache: &'a IndicatorCache<'h>,
+    i: usize,
+}
+
+impl Reads<'_, '_> {
+    #[inline]
+    fn get(&self, key: &IndicatorKey) -> Result<f64, StrategyError> {
+        Ok(self.cache.series(key)?.get(self.i).copied().unwrap_or(f64::NAN))
+    }
+}
+
+/// The price levels and readings of a scenario that fired.
+#[derive(Clone, Copy, Debug)]
+struct Hit {
+    entry: f64,
+    sl: f64,
+    tp: f64,
+    z: f64,
+    atr: f64,
+    /// (meta key, value) of the band the price was checked against and of the TP source.
+    band: (&'static str, f64),
+    target: (&'static str, f64),
+}
+
+#[inline]
+fn ok(v: f64) -> bool {
+    v.is_finite()
+}
+
+impl Evaluator {
+    /// First signal of the bar in the original's order, or `None`.
+    pub fn evaluate(
+        &self,
+        slice: &DataSlice<'_>,
+        cache: &IndicatorCache<'_>,
+    ) -> Result<Option<TradeSignal>, StrategyError> {
+        let r = Reads { cache, i: slice.index };
+        for (n, long) in ORDER {
+            if !self.p.active(n as usize, long) {
+                continue;
+            }
+            let (hit, guard) = match n {
+                1 => (self.s1(&r, slice, long)?, None),
+                2 => (self.s2(&r, slice, long)?, None),
+                3 => (self.s3(&r, slice, long)?, None),
+                4 => (self.s4(&r, slice, long)?, None),
+                5 => match self.s2(&r, slice, long)? {
+                    Some(h) => {
+                        let g = self.guard_at(slice.index, cache)?;
+                        if g.pass() {
+                            (Some(h), Some(g))
+                        } else {
+                            (None, None)
+                        }
+                    }
+                    None => (None, None),
+                },
+                _ => {
+                    let i = slice.index;
+                    if self.htf.bias(i).0 && self.htf.chain_passes(i, long) {
+                        (self.s2(&r, slice, long)?, None)
+                    } else {
+                        (None, None)
+                    }
+                }
+            };
+            if let Some(h) = hit {
+                return Ok(Some(self.build(n, long, h, slice, cache, guard)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Scenario 1: z of close − EMA; ignores the HTF filters; short uses the ask ATR (§7 #8).
+    fn s1(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
+        let p = &self.p;
+        let z = r.get(&self.keys.z_ema)?;
+        if !ok(z) || (long && z > p.z_score_long) || (!long && z < p.z_score_short) {
+            return Ok(None);
+        }
+        let atr = r.get(if long { &self.keys.atr_bid } else { &self.keys.atr_ask })?;
+        let ema = r.get(&self.keys.ema)?;
+        if !ok(atr) || !ok(ema) {
+            return Ok(None);
+        }
+        let (entry, sl) = if long {
+            (b.ask.close, b.bid.low - p.atr_mult * atr)
+        } else {
+            (b.bid.close, b.bid.high + p.atr_mult * atr)
+        };
+        Ok(Some(Hit { entry, sl, tp: ema, z, atr, band: ("", f64::NAN), target: ("ema", ema) }))
+    }
+
+    /// The z ≤/≥ threshold test of the Kalman scenarios.
+    #[inline]
+    fn z_passes(&self, z: f64, long: bool) -> bool {
+        ok(z) && if long { z <= self.p.z_score_long } else { z >= self.p.z_score_short }
+    }
+
+    /// Band of the direction (lower for long, upper for short) and whether the close is beyond it.
+    #[inline]
+    fn band(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<(f64, bool), StrategyError> {
+        if long {
+            let lower = r.get(&self.keys.lower)?;
+            Ok((lower, ok(lower) && b.bid.close <= lower))
+        } else {
+            let upper = r.get(&self.keys.upper)?;
+            Ok((upper, ok(upper) && b.bid.close >= upper))
+        }
+    }
+
+    /// Entry and SL of scenarios 2–6 (bid ATR on both sides).
+    #[inline]
+    fn entry_sl(&self, b: &DataSlice<'_>, long: bool, atr: f64) -> (f64, f64) {
+        if long {
+            (b.ask.close, b.bid.low - self.p.atr_mult * atr)
+        } else {
+            (b.bid.close, b.bid.high + self.p.atr_mult * atr)
+        }
+    }
+
+    fn band_key(long: bool) -> &'static str {
+        if long {
+            "lower"
+        } else {
+            "upper"
+        }
+    }
+
+    /// Scenario 2: HTF A∧B, Kalman z beyond the threshold, close beyond the Bollinger band; TP = mid.
+    /// Also the base of scenarios 5 and 6.
+    fn s2(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
+        if !self.htf.bias(b.index).0 {
+            return Ok(None);
+        }
+        let z = r.get(&self.keys.kalman_z)?;
+        if !self.z_passes(z, long) {
+            return Ok(None);
+        }
+        let (band, beyond) = self.band(r, b, long)?;
+        let mid = r.get(&self.keys.mid)?;
+        if !ok(mid) || !beyond {
+            return Ok(None);
+        }
+        let atr = r.get(&self.keys.atr_bid)?;
+        if !ok(atr) {
+            return Ok(None);
+        }
+        let (entry, sl) = self.entry_sl(b, long, atr);
+        Ok(Some(Hit { entry, sl, tp: mid, z, atr, band: (Self::band_key(long), band), target: ("mid", mid) }))
+    }
+
+    /// Scenario 3: scenario 2 with the EMA as TP, which must be `tp_min_distance` beyond the entry side.
+    fn s3(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
+        if !self.htf.bias(b.index).0 {
+            return Ok(None);
+        }
+        let z = r.get(&self.keys.kalman_z)?;
+        if !self.z_passes(z, long) {
+            return Ok(None);
+        }
+        let (band, beyond) = self.band(r, b, long)?;
+        let ema = r.get(&self.keys.ema)?;
+        if !ok(ema) || !beyond {
+            return Ok(None);
+        }
+        let d = self.p.tp_min_distance;
+        let far_enough = if long { ema > b.ask.close + d } else { ema < b.bid.close - d };
+        if !far_enough {
+            return Ok(None);
+        }
+        let atr = r.get(&self.keys.atr_bid)?;
+        if !ok(atr) {
+            return Ok(None);
+        }
+        let (entry, sl) = self.entry_sl(b, long, atr);
+        Ok(Some(Hit { entry, sl, tp: ema, z, atr, band: (Self::band_key(long), band), target: ("ema", ema) }))
+    }
+
+    /// Scenario 4: scenario 2 with the Kalman-GARCH z (local window when `local_z_lookback` > 0),
+    /// read last because the local z is the expensive part.
+    fn s4(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
+        if !self.htf.bias(b.index).0 {
+            return Ok(None);
+        }
+        let (band, beyond) = self.band(r, b, long)?;
+        let mid = r.get(&self.keys.mid)?;
+        if !ok(mid) || !beyond {
+            return Ok(None);
+        }
+        let atr = r.get(&self.keys.atr_bid)?;
+        if !ok(atr) {
+            return Ok(None);
+        }
+        let z = match &self.local_z {
+            Some(lz) => self.local_z_at(lz, b.index, r.cache),
+            None => r.get(&self.keys.kalman_garch_z)?,
+        };
+        if !self.z_passes(z, long) {
+            return Ok(None);
+        }
+        let (entry, sl) = self.entry_sl(b, long, atr);
+        Ok(Some(Hit { entry, sl, tp: mid, z, atr, band: (Self::band_key(long), band), target: ("mid", mid) }))
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        // A poisoned memo only means an earlier call panicked mid-update; its values are per bar
+        // and re-validated by index, so keep using it.
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Local z at bar `i`, memoised (long and short of a bar share it).
+    fn local_z_at(&self, lz: &LocalZ, i: usize, cache: &IndicatorCache<'_>) -> f64 {
+        let mut memo = self.memo();
+        if let Some((j, z)) = memo.local_z {
+            if j == i {
+                return z;
+            }
+        }
+        let z = lz.at(i, cache.bars().bid_close);
+        memo.local_z = Some((i, z));
+        z
+    }
+
+    /// Volatility-cluster guard at bar `i`, memoised.
+    fn guard_at(&self, i: usize, cache: &IndicatorCache<'_>) -> Result<Outcome, StrategyError> {
+        let mut memo = self.memo();
+        if let Some((j, o)) = memo.guard {
+            if j == i {
+                return Ok(o);
+            }
+        }
+        let atr = match self.guard.feature {
+            crate::params::VolFeature::AtrPoints => cache.series(&self.keys.atr_bid)?,
+            crate::params::VolFeature::GarchForecast => &[],
+        };
+        let o = self.guard.evaluate(i, cache.bars().bid_close, atr, &mut memo.scratch);
+        memo.guard = Some((i, o));
+        Ok(o)
+    }
+
+    /// The signal of scenario `n` (allocates: only called when a signal is returned).
+    fn build(
+        &self,
+        n: u32,
+        long: bool,
+        h: Hit,
+        b: &DataSlice<'_>,
+        cache: &IndicatorCache<'_>,
+        guard: Option<Outcome>,
+    ) -> TradeSignal {
+        let dir = if long { "long" } else { "short" };
+        let direction = if long { Direction::Long } else { Direction::Short };
+        let (sl, tp) = (r5(h.sl), r5(h.tp));
+        if n == 1 {
+            let reason = format!("zscore_ema_{dir}");
+            let tags = ["zscore", "ema", "scenario1"].map(String::from).to_vec();
+            return TradeSignal::new(direction, h.entry, sl, Some(tp), reason, tags, Some(1), None);
+        }
+        let (_, bias_a, bias_b) = self.htf.bias(b.index);
+        let htf = [self.htf_tag.clone(), format!("biasA_{}", bias_a.label()), format!("biasB_{}", bias_b.label())];
+        let mut tags: Vec<String> = Vec::with_capacity(12);
+        let reason = match n {
+            2 | 3 => {
+                tags.extend(["kalman", "bollinger"].map(String::from));
+                tags.push(format!("scenario{n}"));
+                tags.extend(htf);
+                format!("kalman_z_boll_{dir}")
+            }
+            4 => {
+                tags.extend(["kalman", "garch", "bollinger", "scenario4"].map(String::from));
+                tags.extend(htf);
+                format!("kalman_garch_z_boll_{dir}")
+            }
+            5 => {
+                tags.extend(["kalman", "bollinger"].map(String::from));
+                tags.extend(htf);
+                tags.extend(["vol_cluster", "scenario5"].map(String::from));
+                format!("kalman_z_boll_{dir}_vol_cluster")
+            }
+            _ => {
+                tags.extend(["kalman", "bollinger"].map(String::from));
+                tags.extend(htf);
+                tags.extend(["scenario6", "multi_tf"].map(String::from));
+                for (t, tf) in self.p.s6.iter().enumerate() {
+                    let state = if self.htf.chain_tf_ok(b.index, t, long) { "ok" } else { "fail" };
+                    tags.push(format!("tf_{}_{state}", tf.name.to_lowercase()));
+                }
+                dedup(&mut tags);
+                format!("kalman_z_boll_{dir}_multi_tf")
+            }
+        };
+        let meta = self.meta(n, long, &h, b, cache, (bias_a, bias_b), guard);
+        TradeSignal::new(direction, h.entry, sl, Some(tp), reason, tags, Some(n), Some(meta))
+    }
+
+    /// Informational meta of scenarios 2–6 (`z` and `atr` are the fixture columns). Only finite
+    /// values are recorded.
+    #[allow(clippy::too_many_arguments)]
+    fn meta(
+        &self,
+        n: u32,
+        long: bool,
+        h: &Hit,
+        b: &DataSlice<'_>,
+        cache: &IndicatorCache<'_>,
+        bias: (Bias, Bias),
+        guard: Option<Outcome>,
+    ) -> HashMap<String, f64> {
+        let mut m: Vec<(&str, f64)> = vec![
+            ("z", h.z),
+            ("atr", h.atr),
+            (h.band.0, h.band.1),
+            (h.target.0, h.target.1),
+            ("bid_close", b.bid.close),
+            ("ask_close", b.ask.close),
+            ("spread", b.ask.close - b.bid.close),
+            ("htf_a_bias", bias.0.value()),
+            ("htf_b_bias", bias.1.value()),
+        ];
+        for (spec, close_key, ema_key) in
+            [(&self.p.htf_a, "htf_a_close", "htf_a_ema"), (&self.p.htf_b, "htf_b_close", "htf_b_ema")]
+        {
+            let Some(reader) = spec.tf.and_then(|tf| HtfReader::new(cache, tf, &self.p)) else { continue };
+            let Some(j) = reader.visible_at(b.index) else { continue };
+            m.push((close_key, reader.close(j)));
+            if let Ok(ema) = cache.series(&reader.key(IndicatorKey::ema(PriceSide::Bid, spec.ema))) {
+                m.push((ema_key, ema.get(j).copied().unwrap_or(f64::NAN)));
+            }
+        }
+        if let Some(g) = guard {
+            m.push(("vol_sigma", g.sigma));
+            m.push(("vol_sample_size", g.sample_size as f64));
+            m.push(("vol_clusters", g.clusters as f64));
+            if let Some(rank) = g.rank {
+                m.push(("vol_rank", rank as f64));
+            }
+        }
+        if n == 6 {
+            let passed = (0..self.p.s6.len()).filter(|&t| self.htf.chain_tf_ok(b.index, t, long)).count();
+            m.push(("s6_timeframes", self.p.s6.len() as f64));
+            m.push(("s6_ok", passed as f64));
+        }
+        m.into_iter().filter(|(k, v)| !k.is_empty() && v.is_finite()).map(|(k, v)| (k.to_string(), v)).collect()
+    }
+}
+
+/// Remove repeated tags, keeping the first occurrence (order preserved).
+fn dedup(tags: &mut Vec<String>) {
+    let mut i = 0;
+    while i < tags.len() {
+        if tags[..i].contains(&tags[i]) {
+            tags.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Cluster name of a guard outcome (for reports).
+pub fn cluster_label(o: &Outcome) -> Option<String> {
+    o.rank.map(|r| vol_cluster::rank_name(r).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random doubles (SplitMix64) for property checks.
+    fn values(seed: u64, n: usize) -> Vec<f64> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                (z >> 11) as f64 / (1_u64 << 53) as f64
+            })
+            .collect()
+    }
+
+    fn via_format(x: f64) -> f64 {
+        format!("{x:.5}").parse::<f64>().unwrap_or(f64::NAN)
+    }
+
+    #[test]
+    fn r5_matches_the_format_definition() {
+        let u = values(7, 400_000);
+        for (k, w) in u.chunks(2).enumerate() {
+            // prices, small signed values, and 5-decimal grid points ± a few ulps
+            let price = 0.5 + 2.0 * w[0];
+            let small = (w[1] - 0.5) * 1e-3;
+            let grid = ((w[0] * 2e5).floor() / 1e5 + 0.000005) * if k % 2 == 0 { 1.0 } else { -1.0 };
+            for x in [
+                price,
+                small,
+                grid,
+                f64::from_bits(grid.to_bits() + 1),
+                f64::from_bits(grid.to_bits() - 1),
+                price * 150.0,
+            ] {
+                assert_eq!(r5(x).to_bits(), via_format(x).to_bits(), "x = {x:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn r5_ties_go_to_even_like_python() {
+        // exact binary ties at 5 decimals: odd multiples of 2^-6 · 10^-5 … e.g. 1/64 = 0.015625
+        assert_eq!(r5(0.015625), 0.01562);
+        assert_eq!(r5(0.046875), 0.04688);
+        assert_eq!(r5(-0.015625), -0.01562);
+        assert_eq!(r5(1.1022812500), 1.10228); // spec §8, bar 5 TP
+        assert_eq!(r5(1.10228125), 1.10228);
+        assert_eq!(r5(1.1000703125), 1.10007);
+        assert!(r5(-1e-9).is_sign_negative() && r5(-1e-9) == 0.0);
+        assert_eq!(r5(123456789.123456), via_format(123456789.123456));
+        assert_eq!(r5(1e300), 1e300);
+        assert!(r5(f64::NAN).is_nan());
+        for k in 0..2000_u32 {
+            let x = f64::from(2 * k + 1) / 64.0 * 1e-3;
+            assert_eq!(r5(x).to_bits(), via_format(x).to_bits(), "{x}");
+        }
+    }
+
+    #[test]
+    fn dedup_keeps_first() {
+        let mut t: Vec<String> = ["a", "b", "a", "c", "b"].map(String::from).to_vec();
+        dedup(&mut t);
+        assert_eq!(t, ["a", "b", "c"]);
+    }
+}
