@@ -83,11 +83,9 @@ impl<'h> IndicatorCache<'h> {
         self.primary.is_empty()
     }
 
-    /// Bars of a higher timeframe (or the primary one), with the visibility index.
+    /// Bars of a higher timeframe with the visibility index. The primary timeframe itself is
+    /// allowed and gives the primary bars with `visible[i] = i`.
     pub fn htf(&self, timeframe: Timeframe) -> Result<BarsRef<'h>> {
-        if timeframe == self.primary.timeframe {
-            return Ok(self.primary);
-        }
         self.host.bars(Some(timeframe))
     }
 
