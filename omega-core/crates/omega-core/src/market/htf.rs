@@ -146,6 +146,7 @@ impl Side {
         self.high.push(h);
         self.low.push(l);
         self.close.push(c);
+        // a sum starts at +0.0 (a −0.0 volume must not survive as −0.0)
         self.volume.push(0.0 + v);
     }
 
