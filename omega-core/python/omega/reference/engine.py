@@ -1,0 +1,634 @@
+"""The pure-Python reference engine: docs/engine.md written as plain loops over Python floats.
+
+It never imports the Rust core. Every arithmetic step follows the text's operation order, so a run
+reproduces the Rust engine's trades, equity curve and metrics bit for bit; parity tests compare the
+two. The config is the JSON layout of the Rust ``StrategyConfig`` with the same defaults and checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
+
+from omega.errors import (
+    InsufficientDataError,
+    InvalidConfigError,
+    InvalidSignalError,
+    OmegaError,
+    StrategyPanicError,
+)
+from omega.reference.cache import IndicatorCache, MarketHost
+from omega.reference.market import Market
+from omega.reference.metrics import compute_metrics, ieee_div
+from omega.reference.rng import SplitMix64
+from omega.reference.sessions import in_sessions, minute_of_day_utc, parse_hhmm
+from omega.reference.strategy import Strategy
+from omega.reference.types import (
+    Candle,
+    Close,
+    DataSlice,
+    Direction,
+    ExitReason,
+    Hold,
+    ModifyStopLoss,
+    ModifyTakeProfit,
+    Position,
+    ReferenceBacktestResult,
+    TradeResult,
+    TradeSignal,
+)
+
+__all__ = ["DEFAULT_ENGINE", "parse_config", "pip_size", "run_backtest", "run_reference_backtest", "strategy_name"]
+
+_MINUTE_US = 60_000_000
+_U32 = 2**32
+_U64 = 2**64
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_TIMEFRAMES = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
+_TF_MINUTES = {"M1": 1, "M5": 5, "M15": 15, "M30": 30, "H1": 60, "H4": 240, "D1": 1440}
+
+# --- configuration ---------------------------------------------------------------------------------
+
+#: Defaults of the ``engine`` section (Rust ``EngineConfig::default``).
+DEFAULT_ENGINE: dict[str, Any] = {
+    "initial_balance": 100_000.0,
+    "account_currency": "USD",
+    "sizing": "risk",
+    "risk_per_trade": 100.0,
+    "fixed_lots": 1.0,
+    "symbol_spec": {"pip_size": None, "contract_size": 100_000.0, "lot_step": 0.01, "min_lot": 0.01, "max_lot": 100.0},
+    "costs": {
+        "commission_per_lot": 0.0,
+        "commission_per_million": 0.0,
+        "slippage_fixed_pips": 0.0,
+        "slippage_random_pips": 0.0,
+        "pip_buffer_factor": 0.0,
+    },
+    "quote_to_account_rate": 1.0,
+    "seed": 42,
+    "max_open_positions": 1,
+    "allow_same_bar_reentry": False,
+    "close_at_end": True,
+    "allow_crossed_quotes": False,
+    "sessions": [],
+    "cooldown_candles": 0,
+    "cooldown_minutes": 0.0,
+    "cooldown_minutes_trade": 0.0,
+    "start_time_us": None,
+    "htf_anchor": "utc",
+}
+
+_TOP_KEYS = ("symbol", "timeframe", "enabled_scenarios", "direction_filter", "params", "engine")
+
+
+def _bad_key(path: str, reason: str) -> InvalidConfigError:
+    return InvalidConfigError(f"invalid parameter '{path}': {reason}", {"name": path})
+
+
+def _number(path: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise _bad_key(path, f"expected a number, got {v!r}")
+    return float(v)
+
+
+def _integer(path: str, v: Any, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v < hi:
+        raise _bad_key(path, f"expected an integer in [{lo}, {hi}), got {v!r}")
+    return int(v)
+
+
+def _flag(path: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _bad_key(path, f"expected true or false, got {v!r}")
+    return v
+
+
+def _text(path: str, v: Any) -> str:
+    if not isinstance(v, str):
+        raise _bad_key(path, f"expected a string, got {v!r}")
+    return v
+
+
+def _section(path: str, given: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(given, Mapping):
+        raise _bad_key(path, f"expected an object, got {type(given).__name__}")
+    for key in given:
+        if key not in defaults:
+            raise InvalidConfigError(f"invalid configuration: unknown key '{path}.{key}'", {"name": f"{path}.{key}"})
+    return {**copy.deepcopy(dict(defaults)), **dict(given)}
+
+
+def _positive(path: str, v: float) -> None:
+    if not (math.isfinite(v) and v > 0.0):
+        raise _bad_key(path, f"must be a finite number > 0, got {v}")
+
+
+def _nonnegative(path: str, v: float) -> None:
+    if not (math.isfinite(v) and v >= 0.0):
+        raise _bad_key(path, f"must be a finite number >= 0, got {v}")
+
+
+def _parse_engine(given: Any) -> dict[str, Any]:
+    e = _section("engine", given, DEFAULT_ENGINE)
+    spec = _section("engine.symbol_spec", e["symbol_spec"], DEFAULT_ENGINE["symbol_spec"])
+    costs = _section("engine.costs", e["costs"], DEFAULT_ENGINE["costs"])
+    # Types first (as serde does while parsing) …
+    for key in ("initial_balance", "risk_per_trade", "fixed_lots", "quote_to_account_rate"):
+        e[key] = _number(f"engine.{key}", e[key])
+    for key in ("cooldown_minutes", "cooldown_minutes_trade"):
+        e[key] = _number(f"engine.{key}", e[key])
+    e["account_currency"] = _text("engine.account_currency", e["account_currency"])
+    if e["sizing"] not in ("risk", "fixed"):
+        raise _bad_key("engine.sizing", f"expected 'risk' or 'fixed', got {e['sizing']!r}")
+    if e["htf_anchor"] not in ("utc", "new_york_1700"):
+        raise _bad_key("engine.htf_anchor", f"expected 'utc' or 'new_york_1700', got {e['htf_anchor']!r}")
+    e["seed"] = _integer("engine.seed", e["seed"], 0, _U64)
+    e["max_open_positions"] = _integer("engine.max_open_positions", e["max_open_positions"], 0, _U32)
+    e["cooldown_candles"] = _integer("engine.cooldown_candles", e["cooldown_candles"], 0, _U32)
+    for key in ("allow_same_bar_reentry", "close_at_end", "allow_crossed_quotes"):
+        e[key] = _flag(f"engine.{key}", e[key])
+    if e["start_time_us"] is not None:
+        e["start_time_us"] = _integer("engine.start_time_us", e["start_time_us"], _I64_MIN, _I64_MAX + 1)
+    sessions = e["sessions"]
+    if not isinstance(sessions, list | tuple) or not all(
+        isinstance(w, list | tuple) and len(w) == 2 and all(isinstance(x, str) for x in w) for w in sessions
+    ):
+        raise _bad_key("engine.sessions", f'expected a list of ["HH:MM", "HH:MM"] pairs, got {sessions!r}')
+    e["sessions"] = [[str(a), str(b)] for a, b in sessions]
+    if spec["pip_size"] is not None:
+        spec["pip_size"] = _number("engine.symbol_spec.pip_size", spec["pip_size"])
+    for key in ("contract_size", "lot_step", "min_lot", "max_lot"):
+        spec[key] = _number(f"engine.symbol_spec.{key}", spec[key])
+    for key in DEFAULT_ENGINE["costs"]:
+        costs[key] = _number(f"engine.costs.{key}", costs[key])
+    e["symbol_spec"], e["costs"] = spec, costs
+    # … then ranges, in the order of the Rust `EngineConfig::validate`.
+    for key in ("initial_balance", "risk_per_trade", "fixed_lots", "quote_to_account_rate"):
+        _positive(f"engine.{key}", e[key])
+    if spec["pip_size"] is not None:
+        _positive("engine.symbol_spec.pip_size", spec["pip_size"])
+    for key in ("contract_size", "lot_step", "min_lot", "max_lot"):
+        _positive(f"engine.symbol_spec.{key}", spec[key])
+    if spec["max_lot"] < spec["min_lot"]:
+        raise _bad_key("engine.symbol_spec.max_lot", "must be >= min_lot")
+    for key in DEFAULT_ENGINE["costs"]:
+        _nonnegative(f"engine.costs.{key}", costs[key])
+    _nonnegative("engine.cooldown_minutes", e["cooldown_minutes"])
+    _nonnegative("engine.cooldown_minutes_trade", e["cooldown_minutes_trade"])
+    if e["max_open_positions"] == 0:
+        raise _bad_key("engine.max_open_positions", "must be >= 1")
+    for a, b in e["sessions"]:
+        try:
+            parse_hhmm(a)
+            parse_hhmm(b)
+        except InvalidConfigError:
+            raise _bad_key("engine.sessions", f"bad window [{a!r}, {b!r}], want HH:MM") from None
+    return e
+
+
+def parse_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a run config (JSON layout of the Rust ``StrategyConfig``) and fill in every default.
+
+    Raises ``InvalidConfigError`` (E4002) naming the offending key, including unknown keys.
+    """
+    if not isinstance(config, Mapping):
+        raise InvalidConfigError(f"invalid configuration: expected an object, got {type(config).__name__}")
+    for key in config:
+        if key not in _TOP_KEYS:
+            raise InvalidConfigError(f"invalid configuration: unknown key '{key}'", {"name": str(key)})
+    for key in ("symbol", "timeframe"):
+        if key not in config:
+            raise InvalidConfigError(f"invalid configuration: missing key '{key}'", {"name": key})
+    symbol = _text("symbol", config["symbol"])
+    timeframe = _text("timeframe", config["timeframe"])
+    scenarios = config.get("enabled_scenarios", [1, 2, 3, 4, 5, 6])
+    if not isinstance(scenarios, list | tuple):
+        raise _bad_key("enabled_scenarios", f"expected a list of integers, got {scenarios!r}")
+    scenarios = [_integer("enabled_scenarios", s, 0, _U32) for s in scenarios]
+    direction_filter = _text("direction_filter", config.get("direction_filter", "both"))
+    params = config.get("params", {})
+    if not isinstance(params, Mapping):
+        raise _bad_key("params", f"expected an object, got {type(params).__name__}")
+    engine = _parse_engine(config.get("engine", {}))
+    if symbol.strip() == "":
+        raise _bad_key("symbol", "must not be empty")
+    if timeframe.strip().upper() not in _TIMEFRAMES:
+        raise _bad_key("timeframe", f"unknown timeframe '{timeframe}'")
+    if direction_filter not in ("long", "short", "both"):
+        raise _bad_key("direction_filter", f"'{direction_filter}' is not one of long, short, both")
+    return {
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "enabled_scenarios": scenarios,
+        "direction_filter": direction_filter,
+        "params": copy.deepcopy(dict(params)),
+        "engine": engine,
+    }
+
+
+def pip_size(engine: Mapping[str, Any], symbol: str) -> float:
+    """``symbol_spec.pip_size``, else 0.01 for symbols containing "JPY", else 0.0001."""
+    explicit = engine["symbol_spec"]["pip_size"]
+    if explicit is not None:
+        return float(explicit)
+    return 0.01 if "JPY" in symbol.upper() else 0.0001
+
+
+# --- strategy calls --------------------------------------------------------------------------------
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+def strategy_name(cls: type[Strategy]) -> str:
+    """The strategy's registry name (its class name if it has none)."""
+    name = getattr(cls, "name", None)
+    return name if isinstance(name, str) else cls.__name__
+
+
+def _guarded(name: str, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Call strategy code; any non-Omega exception becomes ``StrategyPanicError`` (E4008) naming it."""
+    try:
+        return fn(*args, **kwargs)
+    except OmegaError:
+        raise
+    except Exception as err:  # strategy code may raise anything
+        raise StrategyPanicError(
+            f"strategy '{name}' panicked: {type(err).__name__}: {err}", {"strategy": name}
+        ) from err
+
+
+def _finite(v: object) -> bool:
+    """A finite int or float (bool excluded)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Held:
+    """Engine-side state of one open position."""
+
+    id: int
+    direction: Direction
+    sign: float
+    entry_price: float
+    entry_index: int
+    entry_time_us: int
+    stop_loss: float
+    take_profit: float | None
+    initial_stop_loss: float
+    lots: float
+    entry_commission: float
+    entry_slippage_pips: float
+    scenario: int | None
+    reason: str
+    tags: tuple[str, ...]
+
+
+def run_backtest(
+    strategy: Strategy, cache: IndicatorCache, market: Market, config: Mapping[str, Any]
+) -> ReferenceBacktestResult:
+    """Run an initialised and prepared ``strategy`` over ``market`` (docs/engine.md).
+
+    Errors: E4002 for a bad config or a config timeframe that is not the market's, E4004 for an
+    empty market, E4006 for a non-finite or malformed signal/action, E4008 if strategy code raises.
+    """
+    started = time.perf_counter()
+    cfg = parse_config(config)
+    eng = cfg["engine"]
+    if cfg["timeframe"].strip().upper() != market.timeframe:
+        raise _bad_key(
+            "timeframe", f"config timeframe {cfg['timeframe']} does not match the market's timeframe {market.timeframe}"
+        )
+    n = len(market)
+    if n == 0:
+        raise InsufficientDataError("no bars (empty data)")
+
+    symbol: str = cfg["symbol"]
+    tf = market.timeframe
+    tf_us = _TF_MINUTES[tf] * _MINUTE_US
+    pip = pip_size(eng, symbol)
+    spec, costs = eng["symbol_spec"], eng["costs"]
+    cs: float = spec["contract_size"]
+    fx: float = eng["quote_to_account_rate"]
+    per_lot: float = costs["commission_per_lot"]
+    per_million: float = costs["commission_per_million"]
+    slip_fixed: float = costs["slippage_fixed_pips"]
+    slip_random: float = costs["slippage_random_pips"]
+    buf: float = costs["pip_buffer_factor"] * pip
+    windows = [(parse_hhmm(a), parse_hhmm(b)) for a, b in eng["sessions"]]
+    cooldown_signal_us: float = eng["cooldown_minutes"] * 60e6
+    cooldown_trade_us: float = eng["cooldown_minutes_trade"] * 60e6
+    name = strategy_name(type(strategy))
+
+    ts = market.timestamp_us
+    bo, bh, bl, bc, bv = market.bid_open, market.bid_high, market.bid_low, market.bid_close, market.bid_volume
+    ao, ah, al, ac, av = market.ask_open, market.ask_high, market.ask_low, market.ask_close, market.ask_volume
+
+    def close_time(i: int) -> int:
+        return ts[i] + tf_us
+
+    def commission(price: float, lots: float) -> float:
+        return per_lot * lots + per_million * (price * cs * lots * fx) / 1e6
+
+    def draw_slip(gen: SplitMix64) -> float:
+        return slip_fixed + gen.next_f64() * slip_random
+
+    def exit_side_close(p: _Held, i: int) -> float:
+        return bc[i] if p.direction == "long" else ac[i]
+
+    def unrealised(p: _Held, mark: float) -> float:
+        return (mark - p.entry_price) * p.sign * cs * p.lots * fx
+
+    def make_slice(i: int) -> DataSlice:
+        t = ts[i]
+        return DataSlice(
+            symbol, tf, i, t, Candle(t, bo[i], bh[i], bl[i], bc[i], bv[i]), Candle(t, ao[i], ah[i], al[i], ac[i], av[i])
+        )
+
+    def invalid(i: int, what: str) -> InvalidSignalError:
+        return InvalidSignalError(f"invalid signal: strategy '{name}' at bar {i}: {what}", {"strategy": name, "bar": i})
+
+    rng = SplitMix64(eng["seed"])
+    balance: float = eng["initial_balance"]
+    held: list[_Held] = []
+    trades: list[TradeResult] = []
+    equity: list[float] = []
+    next_id = 1
+    last_signal_bar: int | None = None
+    last_exit_bar: int | None = None
+    signals = rejected = exposed = 0
+
+    def record(p: _Held, exit_price: float, j: int, reason: ExitReason, exit_c: float, exit_slip: float) -> TradeResult:
+        pnl_price = (exit_price - p.entry_price) * p.sign
+        pnl_gross = pnl_price * cs * p.lots * fx
+        total_c = p.entry_commission + exit_c
+        risk_money = abs(p.entry_price - p.initial_stop_loss) * cs * p.lots * fx
+        return TradeResult(
+            id=p.id,
+            symbol=symbol,
+            direction=p.direction,
+            entry_index=p.entry_index,
+            exit_index=j,
+            entry_time_us=p.entry_time_us,
+            exit_time_us=ts[j],
+            entry_price=p.entry_price,
+            exit_price=exit_price,
+            initial_stop_loss=p.initial_stop_loss,
+            stop_loss=p.stop_loss,
+            take_profit=p.take_profit,
+            lots=p.lots,
+            pnl_pips=pnl_price / pip,
+            pnl_gross=pnl_gross,
+            commission=total_c,
+            pnl=pnl_gross - total_c,
+            slippage_pips=p.entry_slippage_pips + exit_slip,
+            r_multiple=ieee_div(pnl_gross, risk_money),
+            bars_held=j - p.entry_index,
+            exit_reason=reason,
+            scenario=p.scenario,
+            reason=p.reason,
+            tags=p.tags,
+        )
+
+    def close(p: _Held, base_price: float, j: int, reason: ExitReason) -> None:
+        """Close ``p`` at ``base_price`` with adverse slippage (one draw) and book it."""
+        nonlocal balance, last_exit_bar
+        slip = draw_slip(rng)
+        exit_price = base_price - slip * pip if p.direction == "long" else base_price + slip * pip
+        exit_c = commission(exit_price, p.lots)
+        t = record(p, exit_price, j, reason, exit_c, slip)
+        balance = balance + t.pnl_gross - exit_c
+        held.remove(p)
+        trades.append(t)
+        last_exit_bar = j
+
+    for i in range(n):
+        closed_now = False
+
+        # 1. intrabar SL / TP of positions opened before this bar
+        for p in list(held):
+            if p.direction == "long":
+                o, hi, lo = bo[i], bh[i], bl[i]
+                if lo <= p.stop_loss + buf:
+                    close(p, min(p.stop_loss, o), i, "stop_loss")
+                    closed_now = True
+                elif p.take_profit is not None and hi >= p.take_profit - buf:
+                    close(p, max(p.take_profit, o), i, "take_profit")
+                    closed_now = True
+            else:
+                o, hi, lo = ao[i], ah[i], al[i]
+                if hi >= p.stop_loss - buf:
+                    close(p, max(p.stop_loss, o), i, "stop_loss")
+                    closed_now = True
+                elif p.take_profit is not None and lo <= p.take_profit + buf:
+                    close(p, min(p.take_profit, o), i, "take_profit")
+                    closed_now = True
+
+        # 2. manage_position
+        if held:
+            bar = make_slice(i)
+            for p in list(held):
+                mark = exit_side_close(p, i)
+                view = Position(
+                    id=p.id,
+                    symbol=symbol,
+                    direction=p.direction,
+                    entry_price=p.entry_price,
+                    entry_time_us=p.entry_time_us,
+                    stop_loss=p.stop_loss,
+                    take_profit=p.take_profit,
+                    lot_size=p.lots,
+                    pnl_pips=(mark - p.entry_price) * p.sign / pip,
+                    pnl_usd=unrealised(p, mark),
+                    bars_held=i - p.entry_index,
+                    entry_index=p.entry_index,
+                )
+                action = _guarded(name, strategy.manage_position, view, bar)
+                if isinstance(action, Hold):
+                    continue
+                if isinstance(action, ModifyStopLoss):
+                    if not _finite(action.new_sl):
+                        raise invalid(i, f"ModifyStopLoss to {action.new_sl!r}")
+                    p.stop_loss = float(action.new_sl)
+                elif isinstance(action, ModifyTakeProfit):
+                    if not _finite(action.new_tp):
+                        raise invalid(i, f"ModifyTakeProfit to {action.new_tp!r}")
+                    p.take_profit = float(action.new_tp)
+                elif isinstance(action, Close):
+                    close(p, mark, i, "timeout" if action.reason == "timeout" else "strategy_close")
+                    closed_now = True
+                else:
+                    raise invalid(i, f"manage_position returned {action!r}, not a PositionAction")
+
+        # 3. entry gate
+        ct = close_time(i)
+        allowed = (
+            (eng["start_time_us"] is None or ts[i] >= eng["start_time_us"])
+            and len(held) < eng["max_open_positions"]
+            and (eng["allow_same_bar_reentry"] or not closed_now)
+            and (not windows or in_sessions(windows, minute_of_day_utc(ct)))
+            and not (
+                cooldown_trade_us > 0.0
+                and last_exit_bar is not None
+                and float(ct - close_time(last_exit_bar)) < cooldown_trade_us
+            )
+            and not (
+                cooldown_signal_us > 0.0
+                and last_signal_bar is not None
+                and float(ct - close_time(last_signal_bar)) < cooldown_signal_us
+            )
+            and not (
+                eng["cooldown_candles"] > 0
+                and last_signal_bar is not None
+                and i - last_signal_bar < eng["cooldown_candles"]
+            )
+        )
+
+        # 4. evaluate → signal → fill
+        if allowed:
+            bar = make_slice(i)
+            signal = _guarded(name, strategy.evaluate, bar, cache)
+            if signal is not None:
+                if not isinstance(signal, TradeSignal):
+                    raise invalid(i, f"evaluate returned {signal!r}, not a TradeSignal or None")
+                signals += 1
+                last_signal_bar = i
+                if signal.direction not in ("long", "short"):
+                    raise invalid(i, f"direction {signal.direction!r} is not 'long' or 'short'")
+                tp = signal.take_profit
+                if not (_finite(signal.entry_price) and _finite(signal.stop_loss) and (tp is None or _finite(tp))):
+                    raise invalid(
+                        i,
+                        f"non-finite {signal.direction} signal (entry {signal.entry_price!r}, "
+                        f"stop_loss {signal.stop_loss!r}, take_profit {tp!r})",
+                    )
+                entry, sl = float(signal.entry_price), float(signal.stop_loss)
+                is_long = signal.direction == "long"
+                executed = False
+                if (sl < entry) if is_long else (sl > entry):
+                    trial = rng.copy()  # committed only if the signal is executed
+                    slip = draw_slip(trial)
+                    fill = entry + slip * pip if is_long else entry - slip * pip
+                    lots = _size(eng, pip, cs, fx, fill, sl)
+                    executed = lots is not None
+                if not executed or lots is None:
+                    rejected += 1
+                else:
+                    rng = trial
+                    entry_c = commission(fill, lots)
+                    balance = balance - entry_c
+                    held.append(
+                        _Held(
+                            id=next_id,
+                            direction=signal.direction,
+                            sign=1.0 if is_long else -1.0,
+                            entry_price=fill,
+                            entry_index=i,
+                            entry_time_us=ts[i],
+                            stop_loss=sl,
+                            take_profit=None if tp is None else float(tp),
+                            initial_stop_loss=sl,
+                            lots=lots,
+                            entry_commission=entry_c,
+                            entry_slippage_pips=slip,
+                            scenario=signal.scenario,
+                            reason=str(signal.reason),
+                            tags=tuple(signal.tags),
+                        )
+                    )
+                    next_id += 1
+
+        # 5. equity point
+        if held:
+            exposed += 1
+            open_pnl = 0.0
+            for p in held:
+                open_pnl += unrealised(p, exit_side_close(p, i))
+            equity.append(balance + open_pnl)
+        else:
+            equity.append(balance)
+
+    last = n - 1
+    open_positions: list[TradeResult] = []
+    if eng["close_at_end"]:
+        if held:
+            for p in list(held):
+                close(p, exit_side_close(p, last), last, "end_of_data")
+            equity[last] = balance
+    else:
+        open_positions = [record(p, exit_side_close(p, last), last, "open", 0.0, 0.0) for p in held]
+
+    metrics = compute_metrics(
+        trades,
+        equity,
+        initial_balance=eng["initial_balance"],
+        tf_minutes=_TF_MINUTES[tf],
+        first_open_us=ts[0],
+        last_close_us=close_time(last),
+        exposed_bars=exposed,
+        signals=signals,
+        signals_rejected=rejected,
+    )
+    return ReferenceBacktestResult(
+        trades=trades,
+        open_positions=open_positions,
+        equity_curve=np.asarray(equity, dtype=np.float64),
+        metrics={k: (None if math.isnan(v) else v) for k, v in metrics.items()},
+        bars_processed=n,
+        execution_time_ms=(time.perf_counter() - started) * 1000.0,
+    )
+
+
+def _size(eng: Mapping[str, Any], pip: float, cs: float, fx: float, fill: float, sl: float) -> float | None:
+    """Lots for an entry at ``fill`` with stop ``sl`` (docs/engine.md "Sizing"); None = rejected."""
+    spec = eng["symbol_spec"]
+    if eng["sizing"] == "fixed":
+        lots: float = eng["fixed_lots"]
+    else:
+        stop_pips = abs(fill - sl) / pip
+        pip_value = pip * cs * fx
+        raw = ieee_div(eng["risk_per_trade"], stop_pips * pip_value)
+        scaled = raw / spec["lot_step"] + 1e-9
+        steps = float(math.floor(scaled)) if math.isfinite(scaled) else scaled
+        lots = steps * spec["lot_step"]
+    if lots > spec["max_lot"]:
+        lots = spec["max_lot"]
+    return lots if lots >= spec["min_lot"] else None
+
+
+def run_reference_backtest(
+    strategy_cls: type[Strategy], config: Mapping[str, Any], candles: Any
+) -> ReferenceBacktestResult:
+    """Validate ``config`` and ``candles``, build the strategy, run it, and release it.
+
+    ``candles`` is anything ``Market.from_arrow`` accepts (pyarrow Table/RecordBatch, IPC bytes,
+    an Arrow C stream exporter, a dict of columns).
+    """
+    cfg = parse_config(config)
+    eng = cfg["engine"]
+    market = Market.from_arrow(
+        candles, cfg["symbol"], cfg["timeframe"], allow_crossed_quotes=eng["allow_crossed_quotes"]
+    )
+    cache = IndicatorCache(MarketHost(market, eng["htf_anchor"]))
+    name = strategy_name(strategy_cls)
+    strategy = _guarded(name, strategy_cls)
+    try:
+        _guarded(name, strategy.on_init, copy.deepcopy(cfg))
+        _guarded(name, strategy.prepare, cache)
+        result = run_backtest(strategy, cache, market, cfg)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the run's error wins over a failing cleanup
+            strategy.on_deinit()
+        raise
+    _guarded(name, strategy.on_deinit)
+    return result
