@@ -543,7 +543,7 @@ def _tf_buildable(tf: str, primary: str) -> bool:
 
 
 def config_warnings(cfg: MrzConfig) -> list[str]:
-    """Config-time warnings of spec §7 (#5, #14, #15, #19, #20): valid but probably unintended."""
+    """Config-time warnings of spec §7 (#5, #14, #15, #19): valid but probably unintended."""
     p = cfg.params
     out: list[str] = []
     primary = cfg.timeframe
@@ -572,8 +572,6 @@ def config_warnings(cfg: MrzConfig) -> list[str]:
     for name, tf in tfs:
         if tf != "NONE" and not _tf_buildable(tf, primary):
             out.append(f"{name} {tf} cannot be built from primary {primary}: its values are missing everywhere")
-    if cfg.scenario_enabled(3) and p.tp_min_distance >= 0.1:
-        out.append(f"tp_min_distance {p.tp_min_distance} is in price units: scenario 3 rarely or never fires on FX")
     return out
 
 
