@@ -659,3 +659,14 @@ def test_invariants_on_random_signals(seed: int, rate: float, n: int) -> None:
     for t in r.trades:
         assert t.exit_index >= t.entry_index + (0 if t.exit_reason == "end_of_data" else 1)
         assert t.bars_held == t.exit_index - t.entry_index
+
+
+def test_rejected_signals_do_not_draw_from_the_rng() -> None:
+    def sig(s: DataSlice) -> TradeSignal | None:
+        return {0: long(1.1000, 1.2000), 1: long(1.1000, 1.0990)}.get(s.index)
+
+    r = run(Script(sig), market(flat(3)), cfg(costs={"slippage_random_pips": 1.0}))
+    t = first(r)
+    assert (t.entry_index, r.metrics["signals_rejected"]) == (1, 1.0)
+    assert t.entry_price == 1.1000 + (0.0 + U1 * 1.0) * 0.0001
+    assert t.exit_price == 1.1000 - (0.0 + U2 * 1.0) * 0.0001

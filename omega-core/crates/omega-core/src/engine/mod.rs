@@ -275,12 +275,18 @@ fn run_loop(
                     Direction::Long => s.stop_loss < s.entry_price,
                     Direction::Short => s.stop_loss > s.entry_price,
                 };
-                // Draw on a copy: a rejected signal leaves the RNG untouched.
+                // Sizing needs the filled price: draw on a copy, committed only if the signal executes,
+                // so a rejected signal leaves the RNG untouched.
                 let mut draw = rng;
-                let slip_pips = costs.slip_pips(draw.next_f64());
-                let fill = entry_with_slippage(s.direction, s.entry_price, slip_pips * pip);
-                match (sl_ok, sizer.lots(fill, s.stop_loss)) {
-                    (true, Some(lots)) => {
+                let sized = if sl_ok {
+                    let slip_pips = costs.slip_pips(draw.next_f64());
+                    let fill = entry_with_slippage(s.direction, s.entry_price, slip_pips * pip);
+                    sizer.lots(fill, s.stop_loss).map(|lots| (slip_pips, fill, lots))
+                } else {
+                    None
+                };
+                match sized {
+                    Some((slip_pips, fill, lots)) => {
                         rng = draw;
                         pf.open(&Entry {
                             direction: s.direction,
@@ -296,7 +302,7 @@ fn run_loop(
                             tags: s.tags,
                         });
                     }
-                    _ => rejected += 1,
+                    None => rejected += 1,
                 }
             }
         }

@@ -722,3 +722,19 @@ fn equity_and_exposure_per_bar() {
     assert_eq!(r.metrics["exposure"], 2.0 / 3.0);
     assert_eq!(r.bars_processed, 3);
 }
+
+#[test]
+fn rejected_signals_do_not_draw_from_the_rng() {
+    let mut c = cfg();
+    c.engine.costs.slippage_random_pips = 1.0;
+    let s = Script::new(Box::new(|s| match s.index {
+        0 => Some(long(1.1000, 1.2000, None)),
+        1 => Some(long(1.1000, 1.0990, None)),
+        _ => None,
+    }));
+    let r = run_ok(&s, &market(&flat(3)), &c);
+    let t = &r.trades[0];
+    assert_eq!((t.entry_index, r.metrics["signals_rejected"]), (1, 1.0));
+    assert_eq!(t.entry_price, 1.1000 + (0.0 + U1 * 1.0) * 0.0001);
+    assert_eq!(t.exit_price, 1.1000 - (0.0 + U2 * 1.0) * 0.0001);
+}
