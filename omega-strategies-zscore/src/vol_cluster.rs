@@ -216,6 +216,11 @@ fn assign(values: &[f64], centers: &[f64], labels: &mut Vec<usize>) {
 /// Deterministic 1-D k-means of `s.values` (spec §3.2 step 4). Leaves the centres in
 /// `s.centers` and the labels in `s.labels`; returns the number of clusters used.
 fn kmeans_1d(k: usize, s: &mut Scratch) -> usize {
+    kmeans_1d_traced(k, s).0
+}
+
+/// [`kmeans_1d`], also telling whether it converged within the iteration cap.
+fn kmeans_1d_traced(k: usize, s: &mut Scratch) -> (usize, bool) {
     let values = &s.values;
     s.sorted.clear();
     s.sorted.extend_from_slice(values);
@@ -227,7 +232,7 @@ fn kmeans_1d(k: usize, s: &mut Scratch) -> usize {
     if k == 1 {
         s.centers.push(mean(values));
         s.labels.resize(values.len(), 0);
-        return 1;
+        return (1, true);
     }
     for j in 1..=k {
         s.centers.push(quantile_sorted(&s.sorted, j as f64 / (k + 1) as f64));
@@ -257,7 +262,7 @@ fn kmeans_1d(k: usize, s: &mut Scratch) -> usize {
     if !converged {
         assign(values, &s.centers, &mut s.labels);
     }
-    k
+    (k, converged)
 }
 
 /// `s.order[rank]` = index of the centre with that rank (ascending, ties by index).
@@ -304,9 +309,9 @@ mod tests {
     #[test]
     fn numpy_quantiles() {
         let s = [1.0, 2.0, 4.0, 8.0];
-        // h = 3q: q = .25 → h = .75 (t ≥ .5 branch): 4 − 2·.25 = 3.5; q = .5 → 3; q = .75 → 6.5 − wait: h = 2.25 → 4 + 4·.25 = 5
+        // h = 3q. q = .25: h = .75, t ≥ .5 → b − d·(1 − t); q = .5: h = 1.5 → b − d·.5; q = .75: h = 2.25 → a + d·t
         assert_eq!(quantile_sorted(&s, 0.25), 2.0 - 1.0 * (1.0 - 0.75));
-        assert_eq!(quantile_sorted(&s, 0.5), 2.0 + 2.0 * 0.5);
+        assert_eq!(quantile_sorted(&s, 0.5), 4.0 - 2.0 * 0.5);
         assert_eq!(quantile_sorted(&s, 0.75), 4.0 + 4.0 * 0.25);
         assert_eq!(quantile_sorted(&[5.0], 0.3), 5.0);
     }
@@ -332,13 +337,35 @@ mod tests {
 
     #[test]
     fn labels_are_those_of_the_converging_iteration() {
-        // Initial centres (quantiles at 1/3, 2/3 of [0, 1, 2, 3, 10]) are 1.333…, 2.666…; the first
-        // assignment puts 2 with centre 1 (|2 − 2.667| < |2 − 1.333|), the next iteration moves it.
-        let v = [0.0, 1.0, 2.0, 3.0, 10.0];
+        // Both initial centres are 1006.5 (quantiles at 1/3 and 2/3 of the sorted values), so every
+        // value goes to centre 0 (ties → lowest index). Centre 0 moves to the mean, 1006.515, within
+        // the tolerance 1e-6 + 1e-4·1006.5: converged at once, and the labels kept are those from the
+        // old centres, although relabelling with the new ones would put three values in cluster 1.
+        let v = [1006.5, 1006.5, 1006.42, 1006.64];
         let (k, c, l) = run(&v, 2);
         assert_eq!(k, 2);
-        assert_eq!(l, vec![0, 0, 0, 0, 1]);
-        assert_eq!(c, vec![1.5, 10.0]);
+        assert_eq!(l, vec![0, 0, 0, 0]);
+        assert_eq!(c, vec![(((1006.5 + 1006.5) + 1006.42) + 1006.64) / 4.0, 1006.5]);
+        let mut relabelled = Vec::new();
+        assign(&v, &c, &mut relabelled);
+        assert_eq!(relabelled, vec![1, 1, 1, 0]);
+        // Through the guard: the current label 0 has the higher centre, so it ranks "mid".
+        let g = GuardConfig { min_points: 1, k: 2, allowed_ranks: vec![1], ..config(VolFeature::AtrPoints) };
+        let atr = [f64::NAN, f64::NAN, 1006.5, 1006.5, 1006.42, 1006.64];
+        let o = g.evaluate(5, &[], &atr, &mut Scratch::default());
+        assert_eq!((o.status, o.rank, o.clusters), (Status::Ok, Some(1), 2));
+    }
+
+    #[test]
+    fn capped_runs_relabel_with_the_final_centres() {
+        // Cubes of 0, 2, 4, …, 398 with k = 6 do not converge within 30 iterations.
+        let v: Vec<f64> = (0..200).map(|i| f64::from(2 * i).powi(3)).collect();
+        let mut s = Scratch { values: v.clone(), ..Scratch::default() };
+        let (k, converged) = kmeans_1d_traced(6, &mut s);
+        assert_eq!((k, converged), (6, false));
+        let mut again = Vec::new();
+        assign(&v, &s.centers, &mut again);
+        assert_eq!(again, s.labels, "after the cap the labels are those of the final centres");
     }
 
     #[test]
