@@ -226,9 +226,13 @@ impl Default for EngineConfig {
     }
 }
 
-/// Parse `"HH:MM"` into minutes after midnight.
+/// Parse `"HH:MM"` (hour with one or two digits, minutes with exactly two) into minutes after
+/// midnight. The Python reference (`omega.reference.sessions.parse_hhmm`) applies the same rule.
 pub fn parse_hhmm(s: &str) -> Option<u32> {
     let (h, m) = s.trim().split_once(':')?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let h: u32 = h.parse().ok()?;
     let m: u32 = m.parse().ok()?;
     (h < 24 && m < 60).then_some(h * 60 + m)
@@ -320,5 +324,8 @@ mod tests {
     fn hhmm() {
         assert_eq!(parse_hhmm("23:59"), Some(1439));
         assert_eq!(parse_hhmm("24:00"), None);
+        assert_eq!(parse_hhmm("8:05"), Some(485));
+        assert_eq!(parse_hhmm("8:5"), None);
+        assert_eq!(parse_hhmm("+8:05"), None);
     }
 }
