@@ -1,1 +1,67 @@
-"""Omega."""
+"""Omega: FX strategy backtesting with the hot loop in Rust, driven from Python.
+
+`run_backtest` is the one entry point; strategies arrive as plugins (`omega.hookspecs`). This
+package imports without the native extension: the pure-Python reference backend still works.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from omega import bridge, config, data, errors, hookspecs, plugins, results
+from omega.api import list_strategies, resolve_backend, run_backtest
+from omega.config import BacktestConfig, EngineSettings, StrategyConfig
+from omega.errors import (
+    IndicatorNotAvailableError,
+    InsufficientDataError,
+    InternalError,
+    InvalidConfigError,
+    InvalidSignalError,
+    OmegaError,
+    PluginIncompatibleError,
+    PositionLimitExceededError,
+    StrategyNotFoundError,
+    StrategyPanicError,
+    error_for_code,
+    list_errors,
+)
+from omega.hookspecs import StrategySpec, hookimpl
+from omega.plugins import get_strategy, register_plugin
+
+try:
+    __version__ = version("omega-core")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0+source"
+
+__all__ = [
+    "BacktestConfig",
+    "EngineSettings",
+    "IndicatorNotAvailableError",
+    "InsufficientDataError",
+    "InternalError",
+    "InvalidConfigError",
+    "InvalidSignalError",
+    "OmegaError",
+    "PluginIncompatibleError",
+    "PositionLimitExceededError",
+    "StrategyConfig",
+    "StrategyNotFoundError",
+    "StrategyPanicError",
+    "StrategySpec",
+    "__version__",
+    "bridge",
+    "config",
+    "data",
+    "error_for_code",
+    "errors",
+    "get_strategy",
+    "hookimpl",
+    "hookspecs",
+    "list_errors",
+    "list_strategies",
+    "plugins",
+    "register_plugin",
+    "resolve_backend",
+    "results",
+    "run_backtest",
+]

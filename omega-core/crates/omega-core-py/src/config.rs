@@ -1,0 +1,213 @@
+//! `StrategyConfig`: the seed's config class (symbol, timeframe, enabled_scenarios,
+//! direction_filter, params) plus the `engine` section, backed by the core's serde type so that
+//! what Python builds is exactly what the engine and plugins receive (as JSON). Every constructor
+//! and setter validates (E4002 naming the key).
+
+use omega_core::config as core;
+use omega_core::StrategyError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+use crate::errors::err;
+
+/// Python object → JSON value through the `json` module (NaN/inf and non-JSON objects: E4002).
+fn py_to_json(py: Python<'_>, obj: &Bound<'_, PyAny>, key: &str) -> PyResult<serde_json::Value> {
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("allow_nan", false)?;
+    let text = py
+        .import("json")?
+        .getattr("dumps")?
+        .call((obj,), Some(&kwargs))
+        .map_err(|e| err(py, StrategyError::param(key, format!("not representable as JSON: {e}"))))?;
+    let text: String = text.extract()?;
+    serde_json::from_str(&text).map_err(|e| err(py, StrategyError::param(key, e.to_string())))
+}
+
+/// JSON value → Python object through the `json` module.
+pub fn json_to_py<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| err(py, StrategyError::config(e.to_string())))?;
+    py.import("json")?.getattr("loads")?.call1((text,))
+}
+
+/// The seed's `StrategyConfig` with the `engine` section (see `omega_core::config`).
+#[pyclass(module = "omega._native", name = "StrategyConfig", from_py_object)]
+#[derive(Clone, Debug)]
+pub struct StrategyConfig {
+    pub inner: core::StrategyConfig,
+}
+
+impl StrategyConfig {
+    fn checked(py: Python<'_>, inner: core::StrategyConfig) -> PyResult<Self> {
+        inner.validate().map_err(|e| err(py, e))?;
+        Ok(StrategyConfig { inner })
+    }
+
+    fn update(&mut self, py: Python<'_>, f: impl FnOnce(&mut core::StrategyConfig)) -> PyResult<()> {
+        let mut next = self.inner.clone();
+        f(&mut next);
+        next.validate().map_err(|e| err(py, e))?;
+        self.inner = next;
+        Ok(())
+    }
+
+    /// A config from any accepted Python form: this class, JSON text or a dict.
+    pub fn from_any(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if let Ok(c) = obj.cast::<StrategyConfig>() {
+            return Ok(c.borrow().clone());
+        }
+        if let Ok(s) = obj.cast::<PyString>() {
+            return Self::from_json(py, s.to_str()?);
+        }
+        if obj.is_instance_of::<PyDict>() {
+            let value = py_to_json(py, obj, "config")?;
+            let text = value.to_string();
+            return Self::from_json(py, &text);
+        }
+        Err(err(
+            py,
+            StrategyError::config(format!(
+                "config must be a StrategyConfig, JSON text or a dict, not {}",
+                obj.get_type().name()?
+            )),
+        ))
+    }
+}
+
+#[pymethods]
+impl StrategyConfig {
+    /// A validated config; omitted fields take the seed defaults.
+    #[new]
+    #[pyo3(signature = (symbol, timeframe, enabled_scenarios=None, direction_filter=None, params=None, engine=None))]
+    fn new(
+        py: Python<'_>,
+        symbol: String,
+        timeframe: String,
+        enabled_scenarios: Option<Vec<u32>>,
+        direction_filter: Option<String>,
+        params: Option<&Bound<'_, PyDict>>,
+        engine: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let mut inner = core::StrategyConfig::new(symbol, timeframe);
+        if let Some(s) = enabled_scenarios {
+            inner.enabled_scenarios = s;
+        }
+        if let Some(d) = direction_filter {
+            inner.direction_filter = d;
+        }
+        if let Some(p) = params {
+            inner.params = params_from_py(py, p)?;
+        }
+        if let Some(e) = engine {
+            inner.engine = engine_from_py(py, e)?;
+        }
+        Self::checked(py, inner)
+    }
+
+    /// Parse and validate JSON (E4002 naming the offending key).
+    #[staticmethod]
+    fn from_json(py: Python<'_>, json_str: &str) -> PyResult<Self> {
+        let inner = core::StrategyConfig::from_json(json_str).map_err(|e| err(py, e))?;
+        Ok(StrategyConfig { inner })
+    }
+
+    /// The JSON text handed to the engine and plugins (all defaults filled in).
+    fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// The config as a plain dict (same content as `to_json`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = serde_json::to_value(&self.inner).map_err(|e| err(py, StrategyError::config(e.to_string())))?;
+        json_to_py(py, &value)
+    }
+
+    #[getter]
+    fn symbol(&self) -> String {
+        self.inner.symbol.clone()
+    }
+
+    #[setter]
+    fn set_symbol(&mut self, py: Python<'_>, v: String) -> PyResult<()> {
+        self.update(py, |c| c.symbol = v)
+    }
+
+    #[getter]
+    fn timeframe(&self) -> String {
+        self.inner.timeframe.clone()
+    }
+
+    #[setter]
+    fn set_timeframe(&mut self, py: Python<'_>, v: String) -> PyResult<()> {
+        self.update(py, |c| c.timeframe = v)
+    }
+
+    #[getter]
+    fn enabled_scenarios(&self) -> Vec<u32> {
+        self.inner.enabled_scenarios.clone()
+    }
+
+    #[setter]
+    fn set_enabled_scenarios(&mut self, py: Python<'_>, v: Vec<u32>) -> PyResult<()> {
+        self.update(py, |c| c.enabled_scenarios = v)
+    }
+
+    #[getter]
+    fn direction_filter(&self) -> String {
+        self.inner.direction_filter.clone()
+    }
+
+    #[setter]
+    fn set_direction_filter(&mut self, py: Python<'_>, v: String) -> PyResult<()> {
+        self.update(py, |c| c.direction_filter = v)
+    }
+
+    /// Strategy parameters (a copy: assign a new dict to change them).
+    #[getter]
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &serde_json::Value::Object(self.inner.params.clone()))
+    }
+
+    #[setter]
+    fn set_params(&mut self, py: Python<'_>, v: &Bound<'_, PyDict>) -> PyResult<()> {
+        let p = params_from_py(py, v)?;
+        self.update(py, |c| c.params = p)
+    }
+
+    /// Engine settings with every default filled in (a copy: assign a new dict to change them).
+    #[getter]
+    fn engine<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value =
+            serde_json::to_value(&self.inner.engine).map_err(|e| err(py, StrategyError::config(e.to_string())))?;
+        json_to_py(py, &value)
+    }
+
+    #[setter]
+    fn set_engine(&mut self, py: Python<'_>, v: &Bound<'_, PyDict>) -> PyResult<()> {
+        let e = engine_from_py(py, v)?;
+        self.update(py, |c| c.engine = e)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<StrategyConfig>().map(|o| o.borrow().inner == self.inner).unwrap_or(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("StrategyConfig({})", self.inner.to_json())
+    }
+}
+
+fn params_from_py(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<serde_json::Map<String, serde_json::Value>> {
+    match py_to_json(py, d.as_any(), "params")? {
+        serde_json::Value::Object(m) => Ok(m),
+        _ => Err(err(py, StrategyError::param("params", "must be a dict"))),
+    }
+}
+
+fn engine_from_py(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<core::EngineConfig> {
+    let value = py_to_json(py, d.as_any(), "engine")?;
+    serde_json::from_value(value).map_err(|e| err(py, StrategyError::param("engine", e.to_string())))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<StrategyConfig>()
+}

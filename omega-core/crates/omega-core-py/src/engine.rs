@@ -1,0 +1,416 @@
+//! `run_backtest_rust`: the one Python → Rust crossing of a backtest (architecture §2), and the
+//! result classes it returns. With the GIL released and under `catch_unwind`, it converts the Arrow
+//! candles, builds the `MarketHost`, creates the plugin strategy and runs `omega_core::engine`.
+//! No Python code runs between entry and return; `native_call_count` counts the entries.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use numpy::PyArray1;
+use omega_core::engine::{run_backtest, EngineResult, TradeRecord};
+use omega_core::indicators::{IndicatorCache, MarketHost};
+use omega_core::plugin::{ForeignStrategy, PluginHandle};
+use omega_core::{StrategyConfig as CoreConfig, StrategyError, Timeframe};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PyTable;
+
+use crate::config::StrategyConfig;
+use crate::errors::{core_panic, err, to_pyerr};
+use crate::market::{read_candles, to_market, ArrowCandles};
+use crate::registry;
+
+static NATIVE_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times Python entered the native backtest (`run_backtest_rust`) in this process.
+#[pyfunction]
+fn native_call_count() -> u64 {
+    NATIVE_CALLS.load(Ordering::SeqCst)
+}
+
+/// Everything after the Python objects have been read: no GIL, no Python.
+fn run_native(
+    candles: &ArrowCandles,
+    plugin: &Arc<PluginHandle>,
+    config: &CoreConfig,
+    timeframe: Timeframe,
+) -> Result<EngineResult, StrategyError> {
+    let converted = to_market(candles, &config.symbol, timeframe, config.engine.allow_crossed_quotes)?;
+    let host = MarketHost::new(converted.market, config.engine.htf_anchor);
+    let strategy = ForeignStrategy::create(plugin, config, &host)?;
+    let cache = IndicatorCache::new(&host)?;
+    let result = run_backtest(&strategy, &cache, host.market(), config);
+    // Destroy the instance explicitly so that a failure in its `on_deinit` is reported, not printed.
+    let closed = strategy.close();
+    let result = result?;
+    closed?;
+    Ok(result)
+}
+
+/// Run a whole backtest of the registered Rust strategy `strategy_name` (the seed's entry point).
+///
+/// `config` is a `StrategyConfig`, JSON text or a dict; `candle_data` any Arrow exporter (or IPC
+/// bytes, a path, a dict of columns). Raises the coded `omega.errors` classes.
+#[pyfunction]
+#[pyo3(signature = (strategy_name, config, candle_data))]
+fn run_backtest_rust(
+    py: Python<'_>,
+    strategy_name: &str,
+    config: &Bound<'_, PyAny>,
+    candle_data: &Bound<'_, PyAny>,
+) -> PyResult<BacktestResult> {
+    NATIVE_CALLS.fetch_add(1, Ordering::SeqCst);
+    let started = Instant::now();
+    let plugin = registry::lookup(strategy_name).map_err(|known| {
+        let e = StrategyError::StrategyNotFound { name: strategy_name.to_string() };
+        let known = if known.is_empty() { String::from("none") } else { known.join(", ") };
+        to_pyerr(py, &e, &[("backend", "rust"), ("registered", &known)])
+    })?;
+    let config = StrategyConfig::from_any(py, config)?.inner;
+    let timeframe = config.primary_timeframe().map_err(|e| err(py, e))?;
+    let candles = read_candles(py, candle_data)?;
+    let (candles_ref, plugin_ref, config_ref) = (&candles, &plugin, &config);
+    // The Arrow batches outlive the closure, so their release callbacks run with the GIL held.
+    let outcome = py.detach(|| {
+        catch_unwind(AssertUnwindSafe(|| run_native(candles_ref, plugin_ref, config_ref, timeframe)))
+            .unwrap_or_else(|payload| Err(core_panic(payload.as_ref())))
+    });
+    let result = outcome.map_err(|e| to_pyerr(py, &e, &[("strategy", strategy_name)]))?;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    BacktestResult::new(py, result, elapsed_ms, strategy_name)
+}
+
+/// One trade of a backtest (docs/engine.md "Trade record").
+#[pyclass(module = "omega._native", name = "TradeResult", frozen)]
+#[derive(Clone)]
+pub struct TradeResult {
+    rec: TradeRecord,
+}
+
+#[pymethods]
+impl TradeResult {
+    #[getter]
+    fn id(&self) -> u64 {
+        self.rec.id
+    }
+    #[getter]
+    fn symbol(&self) -> &str {
+        &self.rec.symbol
+    }
+    /// `"long"` or `"short"`.
+    #[getter]
+    fn direction(&self) -> &'static str {
+        self.rec.direction.as_str()
+    }
+    #[getter]
+    fn entry_index(&self) -> usize {
+        self.rec.entry_index
+    }
+    #[getter]
+    fn exit_index(&self) -> usize {
+        self.rec.exit_index
+    }
+    #[getter]
+    fn entry_time_us(&self) -> i64 {
+        self.rec.entry_time_us
+    }
+    #[getter]
+    fn exit_time_us(&self) -> i64 {
+        self.rec.exit_time_us
+    }
+    #[getter]
+    fn entry_price(&self) -> f64 {
+        self.rec.entry_price
+    }
+    #[getter]
+    fn exit_price(&self) -> f64 {
+        self.rec.exit_price
+    }
+    #[getter]
+    fn initial_stop_loss(&self) -> f64 {
+        self.rec.initial_stop_loss
+    }
+    #[getter]
+    fn stop_loss(&self) -> f64 {
+        self.rec.stop_loss
+    }
+    #[getter]
+    fn take_profit(&self) -> Option<f64> {
+        self.rec.take_profit
+    }
+    #[getter]
+    fn lots(&self) -> f64 {
+        self.rec.lots
+    }
+    #[getter]
+    fn pnl_pips(&self) -> f64 {
+        self.rec.pnl_pips
+    }
+    #[getter]
+    fn pnl_gross(&self) -> f64 {
+        self.rec.pnl_gross
+    }
+    #[getter]
+    fn commission(&self) -> f64 {
+        self.rec.commission
+    }
+    #[getter]
+    fn pnl(&self) -> f64 {
+        self.rec.pnl
+    }
+    #[getter]
+    fn slippage_pips(&self) -> f64 {
+        self.rec.slippage_pips
+    }
+    #[getter]
+    fn r_multiple(&self) -> f64 {
+        self.rec.r_multiple
+    }
+    #[getter]
+    fn bars_held(&self) -> usize {
+        self.rec.bars_held
+    }
+    /// `"stop_loss"`, `"take_profit"`, `"timeout"`, `"strategy_close"`, `"end_of_data"` or `"open"`.
+    #[getter]
+    fn exit_reason(&self) -> &'static str {
+        self.rec.exit_reason.as_str()
+    }
+    #[getter]
+    fn scenario(&self) -> Option<u32> {
+        self.rec.scenario
+    }
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.rec.reason
+    }
+    #[getter]
+    fn tags(&self) -> Vec<String> {
+        self.rec.tags.clone()
+    }
+
+    /// All fields as a dict (same keys as `omega.results.TRADE_FIELDS`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let r = &self.rec;
+        let d = PyDict::new(py);
+        d.set_item("id", r.id)?;
+        d.set_item("symbol", &r.symbol)?;
+        d.set_item("direction", r.direction.as_str())?;
+        d.set_item("entry_index", r.entry_index)?;
+        d.set_item("exit_index", r.exit_index)?;
+        d.set_item("entry_time_us", r.entry_time_us)?;
+        d.set_item("exit_time_us", r.exit_time_us)?;
+        d.set_item("entry_price", r.entry_price)?;
+        d.set_item("exit_price", r.exit_price)?;
+        d.set_item("initial_stop_loss", r.initial_stop_loss)?;
+        d.set_item("stop_loss", r.stop_loss)?;
+        d.set_item("take_profit", r.take_profit)?;
+        d.set_item("lots", r.lots)?;
+        d.set_item("pnl_pips", r.pnl_pips)?;
+        d.set_item("pnl_gross", r.pnl_gross)?;
+        d.set_item("commission", r.commission)?;
+        d.set_item("pnl", r.pnl)?;
+        d.set_item("slippage_pips", r.slippage_pips)?;
+        d.set_item("r_multiple", r.r_multiple)?;
+        d.set_item("bars_held", r.bars_held)?;
+        d.set_item("exit_reason", r.exit_reason.as_str())?;
+        d.set_item("scenario", r.scenario)?;
+        d.set_item("reason", &r.reason)?;
+        d.set_item("tags", r.tags.clone())?;
+        Ok(d)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<TradeResult>().map(|o| o.get().rec == self.rec).unwrap_or(false)
+    }
+
+    fn __repr__(&self) -> String {
+        let r = &self.rec;
+        format!(
+            "TradeResult(id={}, {} {} entry={}@{} exit={}@{} pnl={:.2} {})",
+            r.id,
+            r.direction.as_str(),
+            r.symbol,
+            r.entry_price,
+            r.entry_index,
+            r.exit_price,
+            r.exit_index,
+            r.pnl,
+            r.exit_reason.as_str()
+        )
+    }
+}
+
+/// Trades as one Arrow record batch with the columns of `omega.results.TRADE_SCHEMA`.
+fn trades_batch(trades: &[TradeRecord]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let i64_col = |f: fn(&TradeRecord) -> i64| -> ArrayRef { Arc::new(trades.iter().map(f).collect::<Int64Array>()) };
+    let f64_col = |f: fn(&TradeRecord) -> f64| -> ArrayRef { Arc::new(trades.iter().map(f).collect::<Float64Array>()) };
+    let str_col = |f: fn(&TradeRecord) -> &str| -> ArrayRef {
+        Arc::new(trades.iter().map(|t| Some(f(t))).collect::<StringArray>())
+    };
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    for t in trades {
+        for tag in &t.tags {
+            tags.values().append_value(tag);
+        }
+        tags.append(true);
+    }
+    let tags: ArrayRef = Arc::new(tags.finish());
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", i64_col(|t| t.id as i64)),
+        ("symbol", str_col(|t| &t.symbol)),
+        ("direction", str_col(|t| t.direction.as_str())),
+        ("entry_index", i64_col(|t| t.entry_index as i64)),
+        ("exit_index", i64_col(|t| t.exit_index as i64)),
+        ("entry_time_us", i64_col(|t| t.entry_time_us)),
+        ("exit_time_us", i64_col(|t| t.exit_time_us)),
+        ("entry_price", f64_col(|t| t.entry_price)),
+        ("exit_price", f64_col(|t| t.exit_price)),
+        ("initial_stop_loss", f64_col(|t| t.initial_stop_loss)),
+        ("stop_loss", f64_col(|t| t.stop_loss)),
+        ("take_profit", Arc::new(trades.iter().map(|t| t.take_profit).collect::<Float64Array>())),
+        ("lots", f64_col(|t| t.lots)),
+        ("pnl_pips", f64_col(|t| t.pnl_pips)),
+        ("pnl_gross", f64_col(|t| t.pnl_gross)),
+        ("commission", f64_col(|t| t.commission)),
+        ("pnl", f64_col(|t| t.pnl)),
+        ("slippage_pips", f64_col(|t| t.slippage_pips)),
+        ("r_multiple", f64_col(|t| t.r_multiple)),
+        ("bars_held", i64_col(|t| t.bars_held as i64)),
+        ("exit_reason", str_col(|t| t.exit_reason.as_str())),
+        ("scenario", Arc::new(trades.iter().map(|t| t.scenario.map(i64::from)).collect::<Int64Array>())),
+        ("reason", str_col(|t| &t.reason)),
+        ("tags", tags),
+    ];
+    let fields: Vec<Field> = columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect();
+    debug_assert!(fields.iter().any(|f| matches!(f.data_type(), DataType::List(_))));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, a)| a).collect())
+}
+
+fn trades_table<'py>(py: Python<'py>, trades: &[TradeRecord]) -> PyResult<Bound<'py, PyAny>> {
+    let batch = trades_batch(trades)
+        .map_err(|e| err(py, StrategyError::InternalError { reason: format!("building the trades table: {e}") }))?;
+    let schema = batch.schema();
+    PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)
+}
+
+/// The result of one backtest (architecture §4): trades, positions left open, the per-bar equity
+/// curve (read-only float64 numpy array), metrics (NaN → None), bar count and wall time.
+#[pyclass(module = "omega._native", name = "BacktestResult", frozen)]
+pub struct BacktestResult {
+    trades: Vec<TradeRecord>,
+    open_positions: Vec<TradeRecord>,
+    equity_curve: Py<PyArray1<f64>>,
+    metrics: BTreeMap<String, f64>,
+    bars_processed: usize,
+    execution_time_ms: f64,
+    strategy: String,
+}
+
+impl BacktestResult {
+    fn new(py: Python<'_>, r: EngineResult, execution_time_ms: f64, strategy: &str) -> PyResult<Self> {
+        let equity = PyArray1::from_vec(py, r.equity_curve);
+        equity.getattr("flags")?.setattr("writeable", false)?;
+        Ok(BacktestResult {
+            trades: r.trades,
+            open_positions: r.open_positions,
+            equity_curve: equity.unbind(),
+            metrics: r.metrics,
+            bars_processed: r.bars_processed,
+            execution_time_ms,
+            strategy: strategy.to_string(),
+        })
+    }
+}
+
+#[pymethods]
+impl BacktestResult {
+    /// Closed trades in closing order.
+    #[getter]
+    fn trades(&self) -> Vec<TradeResult> {
+        self.trades.iter().map(|r| TradeResult { rec: r.clone() }).collect()
+    }
+
+    /// Positions still open at the end (only with `engine.close_at_end = false`).
+    #[getter]
+    fn open_positions(&self) -> Vec<TradeResult> {
+        self.open_positions.iter().map(|r| TradeResult { rec: r.clone() }).collect()
+    }
+
+    /// Equity after each primary bar (read-only numpy float64 array).
+    #[getter]
+    fn equity_curve(&self, py: Python<'_>) -> Py<PyArray1<f64>> {
+        self.equity_curve.clone_ref(py)
+    }
+
+    /// Metric name → value (docs/engine.md); undefined (NaN) values are None.
+    #[getter]
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.metrics {
+            if v.is_nan() {
+                d.set_item(k, py.None())?;
+            } else {
+                d.set_item(k, *v)?;
+            }
+        }
+        Ok(d)
+    }
+
+    #[getter]
+    fn bars_processed(&self) -> usize {
+        self.bars_processed
+    }
+
+    /// Wall time of the native call (conversion, indicators, loop, metrics), in milliseconds.
+    #[getter]
+    fn execution_time_ms(&self) -> f64 {
+        self.execution_time_ms
+    }
+
+    /// Always `"rust"` (the reference backend's result says `"python"`).
+    #[getter]
+    fn backend(&self) -> &'static str {
+        "rust"
+    }
+
+    /// Name of the strategy that ran.
+    #[getter]
+    fn strategy(&self) -> &str {
+        &self.strategy
+    }
+
+    /// Closed trades as a pyarrow Table (`omega.results.TRADE_SCHEMA`).
+    fn trades_table<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        trades_table(py, &self.trades)
+    }
+
+    /// Open positions as a pyarrow Table (`omega.results.TRADE_SCHEMA`).
+    fn open_positions_table<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        trades_table(py, &self.open_positions)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "BacktestResult(strategy={:?}, backend=\"rust\", bars_processed={}, trades={}, open_positions={}, \
+             execution_time_ms={:.3})",
+            self.strategy,
+            self.bars_processed,
+            self.trades.len(),
+            self.open_positions.len(),
+            self.execution_time_ms
+        )
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<BacktestResult>()?;
+    m.add_class::<TradeResult>()?;
+    m.add_function(wrap_pyfunction!(run_backtest_rust, m)?)?;
+    m.add_function(wrap_pyfunction!(native_call_count, m)?)
+}

@@ -1,0 +1,115 @@
+//! `STRATEGY_REGISTRY`: the strategies whose Rust plugin tables are registered in this process
+//! (filled by `register_plugin` at discovery time, architecture §7, instead of a compile-time
+//! static). Entries are never removed: a handle may be in use by a running backtest.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use omega_core::plugin::PluginHandle;
+use omega_core::StrategyError;
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyList};
+
+use crate::errors::{err, to_pyerr};
+use crate::plugin::handle_from_capsule;
+
+type Registry = BTreeMap<String, Arc<PluginHandle>>;
+
+fn registry() -> MutexGuard<'static, Registry> {
+    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+    // A poisoned lock only means a panic elsewhere while holding it; the map itself stays valid.
+    REGISTRY.get_or_init(|| Mutex::new(BTreeMap::new())).lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The handle registered under `name`, or the sorted registered names when there is none.
+pub fn lookup(name: &str) -> Result<Arc<PluginHandle>, Vec<String>> {
+    let reg = registry();
+    reg.get(name).cloned().ok_or_else(|| reg.keys().cloned().collect())
+}
+
+/// Register a strategy plugin capsule provided by package `provider`; returns the strategy name.
+///
+/// Checks the capsule name, ABI major, table size and slots (E4007). The same name registered again
+/// by the same provider is a no-op; by another provider it is an E4002 conflict.
+#[pyfunction]
+fn register_plugin(py: Python<'_>, capsule: &Bound<'_, PyAny>, provider: &str) -> PyResult<String> {
+    let capsule = capsule.cast::<PyCapsule>().map_err(|_| {
+        err(
+            py,
+            StrategyError::PluginIncompatible {
+                reason: format!("plugin package '{provider}' supplied a {} instead of a PyCapsule", type_name(capsule)),
+            },
+        )
+    })?;
+    let handle = handle_from_capsule(capsule, provider).map_err(|e| to_pyerr(py, &e, &[("plugin", provider)]))?;
+    let name = handle.name().to_string();
+    let mut reg = registry();
+    if let Some(old) = reg.get(&name) {
+        if old.provider() == provider {
+            return Ok(name);
+        }
+        let e = StrategyError::ConfigError {
+            reason: format!(
+                "strategy '{name}' from package '{provider}' conflicts with the one already registered by '{}'",
+                old.provider()
+            ),
+        };
+        return Err(to_pyerr(py, &e, &[("strategy", &name), ("plugin", provider), ("registered_by", old.provider())]));
+    }
+    reg.insert(name.clone(), Arc::new(handle));
+    Ok(name)
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| String::from("?"))
+}
+
+/// The registered Rust strategies (the seed's `STRATEGY_REGISTRY`): supports `in`, iteration over
+/// names (sorted), `len` and `get(name)`.
+#[pyclass(module = "omega._native", name = "StrategyRegistry", frozen)]
+pub struct StrategyRegistry;
+
+#[pymethods]
+impl StrategyRegistry {
+    fn __contains__(&self, name: &Bound<'_, PyAny>) -> bool {
+        name.extract::<&str>().map(|n| registry().contains_key(n)).unwrap_or(false)
+    }
+
+    fn __len__(&self) -> usize {
+        registry().len()
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let names: Vec<String> = registry().keys().cloned().collect();
+        Ok(PyList::new(py, names)?.as_any().try_iter()?.into_any())
+    }
+
+    /// Names, sorted.
+    fn names(&self) -> Vec<String> {
+        registry().keys().cloned().collect()
+    }
+
+    /// `{name, version, core_version, provider, abi_minor}` of a registered strategy, or None.
+    fn get<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(h) = registry().get(name).cloned() else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("name", h.name())?;
+        d.set_item("version", h.version())?;
+        d.set_item("core_version", h.core_version())?;
+        d.set_item("provider", h.provider())?;
+        d.set_item("abi_minor", h.abi_minor())?;
+        Ok(Some(d))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("StrategyRegistry({:?})", registry().keys().collect::<Vec<_>>())
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<StrategyRegistry>()?;
+    m.add("STRATEGY_REGISTRY", StrategyRegistry)?;
+    m.add_function(wrap_pyfunction!(register_plugin, m)?)
+}

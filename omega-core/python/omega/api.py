@@ -1,0 +1,82 @@
+"""`omega.run_backtest`: resolve the strategy, validate the config, pick the backend, run.
+
+The Rust backend is one call into `omega._native` (no Python runs until it returns); the Python
+backend is the pure-Python reference engine. Both results expose the same attribute names:
+``trades``, ``open_positions``, ``equity_curve``, ``metrics``, ``bars_processed``,
+``execution_time_ms``, ``backend``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from omega import bridge, data, plugins
+from omega.config import normalize_config
+from omega.errors import InvalidConfigError, StrategyNotFoundError
+from omega.hookspecs import StrategySpec
+
+Backend = Literal["rust", "python"]
+
+
+def resolve_backend(spec: StrategySpec, backend: str | None = None) -> Backend:
+    """The backend a run of `spec` uses.
+
+    `backend` (``"rust"``/``"python"``) overrides the flag; ``None`` or ``"auto"`` follows
+    ``OMEGA_USE_RUST_STRATEGY`` (see `omega.bridge`): ``auto`` prefers Rust when it is available
+    for this strategy, else Python. A forced backend that cannot run `spec` is E4001; an unknown
+    `backend` value is E4002.
+    """
+    choice = "auto" if backend is None else backend.strip().lower()
+    if choice not in ("auto", "rust", "python"):
+        raise InvalidConfigError(f"backend={backend!r} is not one of 'rust', 'python', None", {"key": "backend"})
+    if choice == "auto":
+        flag = bridge.flag_value()
+        choice = {"true": "rust", "false": "python"}.get(flag, "auto")
+    rust_ok = spec.capsule is not None and bridge.is_rust_strategy_available(spec.name)
+    if choice == "rust" or (choice == "auto" and rust_ok):
+        if not rust_ok:
+            why = "omega._native is not available" if bridge._get_rust_module() is None else "it has no Rust capsule"
+            raise StrategyNotFoundError(
+                f"strategy '{spec.name}' cannot run on the Rust backend: {why}",
+                {"strategy": spec.name, "backend": "rust", "package": spec.package},
+            )
+        return "rust"
+    if spec.reference is None:
+        raise StrategyNotFoundError(
+            f"strategy '{spec.name}' has no pure-Python reference implementation"
+            + ("" if choice == "python" else " and its Rust implementation is not available"),
+            {"strategy": spec.name, "backend": "python", "package": spec.package},
+        )
+    return "python"
+
+
+def run_backtest(strategy: str | StrategySpec, config: Any, candles: Any, *, backend: str | None = None) -> Any:
+    """Run one backtest and return its result.
+
+    Args:
+        strategy: a registered strategy name (plugins are discovered on first use) or a spec.
+        config: dict, `omega.BacktestConfig`, JSON text or `_native.StrategyConfig`; ``params``
+            are validated by the strategy's params model (unknown keys: E4002 naming the key).
+        candles: pyarrow Table/RecordBatch/reader, IPC bytes, a .parquet/.arrow path, a dict of
+            columns, or any ``__arrow_c_stream__`` exporter (pandas, polars, …).
+        backend: ``"rust"`` or ``"python"`` to override ``OMEGA_USE_RUST_STRATEGY``.
+    """
+    spec = strategy if isinstance(strategy, StrategySpec) else plugins.get_strategy(strategy)
+    cfg = normalize_config(config, spec.params_model)
+    chosen = resolve_backend(spec, backend)
+    if chosen == "rust":
+        rust = bridge._get_rust_module()
+        if rust is None:  # resolve_backend checked this; kept for type narrowing
+            raise StrategyNotFoundError("omega._native is not available", {"strategy": spec.name})
+        native_config = rust.StrategyConfig.from_json(cfg.to_json())
+        return rust.run_backtest_rust(spec.name, native_config, data.to_native_input(candles))
+    from omega.reference.engine import run_reference_backtest
+
+    if spec.reference is None:  # resolve_backend checked this; kept for type narrowing
+        raise StrategyNotFoundError(f"strategy '{spec.name}' has no Python reference", {"strategy": spec.name})
+    return run_reference_backtest(spec.reference, cfg.to_dict(), data.to_arrow_table(candles))
+
+
+def list_strategies() -> list[dict[str, Any]]:
+    """Every discovered strategy: ``{name, version, package, backends}``."""
+    return plugins.list_strategies()
