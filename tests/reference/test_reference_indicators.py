@@ -19,6 +19,7 @@ import pytest
 from omega.errors import IndicatorNotAvailableError
 from omega.reference import indicators as ind
 from omega.reference.cache import IndicatorCache, MarketHost
+from omega.reference.indicators import compute
 from omega.reference.keys import GarchParams, IndicatorKey, IndicatorKind, PriceSide
 from omega.reference.market import Market
 
@@ -609,3 +610,34 @@ def test_series_speed_30k_bars() -> None:
     for k in keys:
         assert len(cache.series(k)) in (n, len(cache.htf("D1")), len(cache.htf("H1")))
     assert time.perf_counter() - t0 < 10.0
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        (IndicatorKey.kalman_mean(PriceSide.BID, 0.0, 1.0), "r"),
+        (IndicatorKey.kalman_zscore(PriceSide.BID, 20, 1.0, -1.0), "q"),
+        (IndicatorKey.bollinger_upper(PriceSide.BID, 20, math.inf), "k"),
+        (IndicatorKey.garch_sigma(PriceSide.BID, GarchParams(-0.1, 0.8, None, 100.0, 5, True, 1e-6)), "alpha"),
+        (IndicatorKey.garch_sigma(PriceSide.BID, GarchParams(0.1, 0.8, None, 0.0, 5, True, 1e-6)), "scale"),
+        (IndicatorKey.garch_sigma(PriceSide.BID, GarchParams(0.1, 0.8, None, 100.0, 5, True, -1.0)), "sigma_floor"),
+    ],
+)
+def test_float_params_are_checked_like_the_core(key: IndicatorKey, name: str) -> None:
+    """Out-of-range float params are E4003 naming the param, as in the Rust core's compute()."""
+    from omega.reference.market import Bars
+
+    market = Market.from_columns(
+        "EURUSD",
+        "M1",
+        list(range(0, 60_000_000 * 30, 60_000_000)),
+        **{
+            c: [1.0] * 30
+            for c in ("bid_open", "bid_high", "bid_low", "bid_close", "ask_open", "ask_high", "ask_low", "ask_close")
+        },
+        bid_volume=[0.0] * 30,
+        ask_volume=[0.0] * 30,
+    )
+    with pytest.raises(IndicatorNotAvailableError, match=name) as err:
+        compute(key, Bars.primary(market))
+    assert err.value.code == "E4003"

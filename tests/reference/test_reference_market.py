@@ -471,7 +471,7 @@ def _all_keys() -> list[IndicatorKey]:
             IndicatorKey.zscore_sma(side, 3),
             IndicatorKey.kalman_mean(side, 0.5, 1.0),
             IndicatorKey.kalman_zscore(side, 3, 0.5, 1.0),
-            IndicatorKey.kalman_zscore(side, 3, 0.0, 0.0),
+            IndicatorKey.kalman_zscore(side, 3, 1e-9, 0.0),
             IndicatorKey.garch_sigma(side, g),
             IndicatorKey.garch_sigma(side, g_simple),
             IndicatorKey.kalman_garch_zscore(side, 0.5, 1.0, g),
@@ -549,3 +549,18 @@ def test_arbitrary_finite_data_raises_only_omega_errors(cols: dict[str, Any], fi
     x = m.bid_close
     ind.rsi_wilder(x, 1)
     ind.garch_sigma(x, GarchParams(0.0, 0.0, -1.0, 0.0, 0, True, -1.0))
+
+
+def test_new_york_dst_matches_tz_database_1990_2039() -> None:
+    """The hand-coded US DST rules (incl. pre-2007) agree with the tz database at every switch."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from omega.reference.market import _dst_bounds_us
+
+    ny = ZoneInfo("America/New_York")
+    for year in range(1990, 2040):
+        start, end = _dst_bounds_us(year)
+        for t_us, hours in ((start - 1, -5), (start, -4), (end - 1, -4), (end, -5)):
+            offset = datetime.fromtimestamp(t_us / 1e6, tz=UTC).astimezone(ny).utcoffset()
+            assert offset == timedelta(hours=hours), (year, t_us)

@@ -74,6 +74,40 @@ def _whole(value: float, name: str, minimum: int) -> int:
     return int(value)
 
 
+def _finite(value: float, name: str) -> float:
+    """A finite float parameter (E4003 otherwise)."""
+    if not math.isfinite(value):
+        raise IndicatorNotAvailableError(f"parameter {name} must be finite, got {value!r}", {name: value})
+    return value
+
+
+def _positive(value: float, name: str) -> float:
+    """A finite float parameter > 0 (E4003 otherwise)."""
+    if not (math.isfinite(value) and value > 0.0):
+        raise IndicatorNotAvailableError(f"parameter {name} must be a finite number > 0, got {value!r}", {name: value})
+    return value
+
+
+def _non_negative(value: float, name: str) -> float:
+    """A finite float parameter >= 0 (E4003 otherwise)."""
+    if not (math.isfinite(value) and value >= 0.0):
+        raise IndicatorNotAvailableError(f"parameter {name} must be a finite number >= 0, got {value!r}", {name: value})
+    return value
+
+
+def _check_garch(p: Sequence[float]) -> None:
+    """Validate the 7 GARCH slots (alpha, beta, omega, scale, min_periods, use_log, floor) like the core."""
+    _non_negative(p[0], "alpha")
+    _non_negative(p[1], "beta")
+    if math.isinf(p[2]):
+        raise IndicatorNotAvailableError(f"parameter omega must be finite or NaN (= derived), got {p[2]!r}")
+    _positive(p[3], "scale")
+    _whole(p[4], "min_periods", 0)
+    if p[5] not in (0.0, 1.0):
+        raise IndicatorNotAvailableError(f"parameter use_log_returns must be 0 or 1, got {p[5]!r}")
+    _non_negative(p[6], "sigma_floor")
+
+
 # --- series ----------------------------------------------------------------------------------------
 
 
@@ -389,7 +423,7 @@ def compute(key: IndicatorKey, bars: BarColumns) -> list[float]:
         if kind == IndicatorKind.ROLLING_STD:
             return rolling_std(close, _whole(p[0], "n", 2))
         if kind in (IndicatorKind.BOLLINGER_UPPER, IndicatorKind.BOLLINGER_LOWER):
-            _mid, upper, lower = bollinger(close, _whole(p[0], "n", 2), p[1])
+            _mid, upper, lower = bollinger(close, _whole(p[0], "n", 2), _finite(p[1], "k"))
             return upper if kind == IndicatorKind.BOLLINGER_UPPER else lower
         if kind == IndicatorKind.ATR:
             return atr_wilder(high, low, close, _whole(p[0], "n", 1))
@@ -400,14 +434,16 @@ def compute(key: IndicatorKey, bars: BarColumns) -> list[float]:
         if kind == IndicatorKind.ZSCORE_SMA:
             return zscore_sma(close, _whole(p[0], "window", 2))
         if kind == IndicatorKind.KALMAN_MEAN:
-            return kalman_mean(close, p[0], p[1])
+            return kalman_mean(close, _positive(p[0], "r"), _non_negative(p[1], "q"))
         if kind == IndicatorKind.KALMAN_ZSCORE:
-            return kalman_zscore(close, _whole(p[0], "window", 2), p[1], p[2])
+            return kalman_zscore(close, _whole(p[0], "window", 2), _positive(p[1], "r"), _non_negative(p[2], "q"))
         if kind == IndicatorKind.GARCH_SIGMA:
-            _whole(p[4], "min_periods", 0)
+            _check_garch(p[0:7])
             return garch_sigma(close, key.garch())
         if kind == IndicatorKind.KALMAN_GARCH_ZSCORE:
-            _whole(p[6], "min_periods", 0)
+            _positive(p[0], "r")
+            _non_negative(p[1], "q")
+            _check_garch(p[2:9])
             return kalman_garch_zscore(close, p[0], p[1], key.garch())
         return [float(c) for c in close]
     except IndicatorNotAvailableError as err:

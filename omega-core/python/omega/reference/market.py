@@ -382,16 +382,31 @@ def _nth_sunday(year: int, month: int, nth: int) -> int:
     return first + (6 - weekday) % 7 + 7 * (nth - 1)
 
 
+def _last_sunday(year: int, month: int) -> int:
+    nxt = _days_from_civil(year + (month == 12), month % 12 + 1, 1)
+    last = nxt - 1
+    weekday = (last + 3) % 7
+    return last - (weekday - 6) % 7
+
+
 _DST_CACHE: dict[int, tuple[int, int]] = {}
 
 
 def _dst_bounds_us(year: int) -> tuple[int, int]:
-    """UTC µs of DST start (2nd Sunday of March 02:00 EST) and end (1st Sunday of November 02:00 EDT)."""
+    """UTC µs of DST start (02:00 EST) and end (02:00 EDT) under the US rules of that year.
+
+    Since 2007: 2nd Sunday of March to 1st Sunday of November; 1987–2006: 1st Sunday of April to last
+    Sunday of October; before: last Sunday of April to last Sunday of October.
+    """
     b = _DST_CACHE.get(year)
     if b is None:
-        start = _nth_sunday(year, 3, 2) * _DAY_US + 7 * _HOUR_US
-        end = _nth_sunday(year, 11, 1) * _DAY_US + 6 * _HOUR_US
-        b = (start, end)
+        if year >= 2007:
+            start_day, end_day = _nth_sunday(year, 3, 2), _nth_sunday(year, 11, 1)
+        elif year >= 1987:
+            start_day, end_day = _nth_sunday(year, 4, 1), _last_sunday(year, 10)
+        else:
+            start_day, end_day = _last_sunday(year, 4), _last_sunday(year, 10)
+        b = (start_day * _DAY_US + 7 * _HOUR_US, end_day * _DAY_US + 6 * _HOUR_US)
         _DST_CACHE[year] = b
     return b
 
