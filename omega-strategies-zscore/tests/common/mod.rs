@@ -77,10 +77,17 @@ pub fn reverting_market(tf: Timeframe, n: usize, seed: u64) -> MarketData {
     market_from_bid(tf, START_US, &rows, 0.00015)
 }
 
-/// A config of `tf` with `params` (a JSON object).
+/// A config of `tf` with `params` (a JSON object); `enabled_scenarios` and `direction_filter`
+/// given there are moved to the top level, where Omega keeps them.
 pub fn config(tf: &str, params: serde_json::Value) -> StrategyConfig {
     let mut c = StrategyConfig::new("EURUSD", tf);
     c.params = params.as_object().cloned().unwrap_or_default();
+    if let Some(v) = c.params.remove("enabled_scenarios") {
+        c.enabled_scenarios = serde_json::from_value(v).expect("scenario numbers");
+    }
+    if let Some(v) = c.params.remove("direction_filter") {
+        c.direction_filter = serde_json::from_value(v).expect("direction");
+    }
     c
 }
 
