@@ -415,3 +415,43 @@ const _: () = {
     // A null slot is representable (and is what the validator checks for).
     assert!(size_of::<Option<CreateFn>>() == size_of::<usize>());
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_tables_describe_the_structs() {
+        let ptr = size_of::<usize>();
+        for slots in [&PLUGIN_SLOTS[..], &HOST_SLOTS[..]] {
+            assert!(slots.windows(2).all(|w| w[1].1 == w[0].1 + ptr), "slots are consecutive pointers");
+        }
+        assert_eq!(PLUGIN_SLOTS.last().unwrap().1 + ptr, PLUGIN_TABLE_SIZE, "the last slot ends the table");
+        assert_eq!(HOST_SLOTS.last().unwrap().1 + ptr, HOST_TABLE_SIZE);
+        assert_eq!(offset_of!(PluginTable, struct_size), offset_of!(TableHeader, struct_size));
+        assert_eq!(offset_of!(HostTable, abi_minor), offset_of!(TableHeader, abi_minor));
+        assert!(PLUGIN_TABLE_SIZE <= u32::MAX as usize && HOST_TABLE_SIZE <= u32::MAX as usize);
+    }
+
+    #[test]
+    fn views_and_empty_values() {
+        let s = "héllo";
+        let v = StrView::new(s);
+        assert_eq!(v.len, s.len());
+        // SAFETY: `v` views the live `s`.
+        assert_eq!(unsafe { v.as_bytes() }, s.as_bytes());
+        // SAFETY: empty views never dereference.
+        assert_eq!(unsafe { StrView::EMPTY.to_string_lossy() }, "");
+        let bad = [0xff_u8, b'a'];
+        let bv = StrView { ptr: bad.as_ptr(), len: 2 };
+        // SAFETY: `bv` views the live `bad`; invalid UTF-8 is replaced, not trusted.
+        assert_eq!(unsafe { bv.to_string_lossy() }, "\u{fffd}a");
+        assert_eq!(F64View::new(&[1.0, 2.0]).len, 2);
+        assert_eq!(SignalOut::EMPTY.has_signal, 0);
+        assert_eq!(ActionOut::EMPTY.kind, ACTION_HOLD);
+        assert_eq!(ErrorOut::EMPTY.code, 0);
+        assert!(BarsView::EMPTY.visible.is_null());
+        assert_eq!(CAPSULE_NAME.to_str().unwrap(), format!("omega.strategy_plugin.v{ABI_MAJOR}"));
+        assert_eq!(ENTRY_SYMBOL, format!("omega_strategy_plugin_v{ABI_MAJOR}"));
+    }
+}

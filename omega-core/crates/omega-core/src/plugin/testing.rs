@@ -429,6 +429,75 @@ pub(crate) mod tests {
         assert!(e.to_string().contains("probe deinit exploded"));
     }
 
+    thread_local! {
+        /// What `Echo` answers next (set by the property test on the same thread).
+        static NEXT: std::cell::RefCell<(Option<TradeSignal>, PositionAction)> =
+            const { std::cell::RefCell::new((None, PositionAction::Hold)) };
+    }
+
+    /// Returns whatever the test put in `NEXT`, through the table.
+    #[derive(Default)]
+    struct Echo;
+
+    impl RustStrategy for Echo {
+        fn evaluate(&self, _: &DataSlice<'_>, _: &IndicatorCache<'_>) -> Option<TradeSignal> {
+            NEXT.with(|n| n.borrow().0.clone())
+        }
+        fn manage_position(&self, _: &Position, _: &DataSlice<'_>) -> PositionAction {
+            NEXT.with(|n| n.borrow().1.clone())
+        }
+        fn primary_timeframe(&self) -> Timeframe {
+            Timeframe::M1
+        }
+        fn name(&self) -> &str {
+            "echo"
+        }
+    }
+
+    fn finite() -> impl proptest::strategy::Strategy<Value = f64> {
+        -1e9_f64..1e9
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 64, ..Default::default() })]
+
+        /// Any signal and action crosses the ABI unchanged (strings, tags, meta, optional fields).
+        #[test]
+        fn signals_and_actions_round_trip(
+            long in proptest::bool::ANY,
+            prices in (finite(), finite(), proptest::option::of(finite())),
+            reason in ".{0,24}",
+            tags in proptest::collection::vec(".{0,12}", 0..5),
+            scenario in proptest::option::of(proptest::num::u32::ANY),
+            meta in proptest::option::of(proptest::collection::hash_map(".{0,10}", finite(), 0..6)),
+            action in 0u8..4,
+            value in finite(),
+        ) {
+            let signal = TradeSignal::new(
+                if long { Direction::Long } else { Direction::Short },
+                prices.0, prices.1, prices.2, reason.clone(), tags, scenario, meta,
+            );
+            let action = match action {
+                0 => PositionAction::Hold,
+                1 => PositionAction::ModifyStopLoss { new_sl: value },
+                2 => PositionAction::ModifyTakeProfit { new_tp: value },
+                _ => PositionAction::Close { reason },
+            };
+            NEXT.with(|n| *n.borrow_mut() = (Some(signal.clone()), action.clone()));
+            let host = TinyHost::new(3);
+            let s = create::<Echo>(&config(serde_json::json!({})), &host).unwrap();
+            let cache = IndicatorCache::new(&host).unwrap();
+            proptest::prop_assert_eq!(s.evaluate(&slice_of(&host, 1), &cache), Some(signal));
+            let p = Position {
+                id: 1, symbol: "EURUSD".into(), direction: Direction::Long, entry_price: 1.0, entry_time_us: 0,
+                stop_loss: 0.9, take_profit: None, lot_size: 1.0, pnl_pips: 0.0, pnl_usd: 0.0, bars_held: 1,
+                entry_index: 0,
+            };
+            proptest::prop_assert_eq!(s.manage_position(&p, &slice_of(&host, 2)), action);
+            proptest::prop_assert!(s.take_error().is_none());
+        }
+    }
+
     #[test]
     fn handles_run_concurrently_and_foreign_strategy_is_send_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
