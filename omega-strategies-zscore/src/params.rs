@@ -1,11 +1,10 @@
 //! Parameters of MRZ, parsed strictly from `StrategyConfig.params` (spec §2, §7 #16/#17): every
-//! key is known and typed, every range checked, and any problem is an E4002 naming the key. The
-//! rules are those of the package's pydantic model (`omega_strategies_zscore.params.MrzParams`), so
-//! both sides accept the same configs: integers are JSON integers, floats JSON numbers, booleans JSON
-//! booleans; modes and timeframe names are trimmed and case-normalised and must then be allowed
-//! values; `enabled_scenarios`/`direction_filter` live at the top level of the config; scenario-6
-//! overrides are typed like the globals (unknown keys, bad values and duplicates are errors).
-//! The parsed form is what the rest of the crate reads; it never looks at the JSON again.
+//! key is known and typed, every range checked, and any problem is an E4002 naming the key. Where
+//! §2 itself states a lenient rule it is kept (`direction_filter`, `enabled_scenarios` entries,
+//! `scenario6_mode`, scenario-6 override values cast as V1 did). The package's pydantic model
+//! (`omega_strategies_zscore.params.MrzParams`) applies the same rules, so both sides accept the
+//! same configs. The parsed form is what the rest of the crate reads; it never looks at the JSON
+//! again.
 
 use omega_core::{StrategyConfig, StrategyError, Timeframe};
 use serde_json::{Map, Value};
@@ -153,7 +152,7 @@ const S6_KEYS: [&str; 8] =
     ["window_length", "b_b_length", "std_factor", "kalman_r", "kalman_q", "z_score_long", "z_score_short", "z_score"];
 
 /// Every top-level key of `params` (flattened scenario-6 keys are matched separately).
-const KNOWN_KEYS: [&str; 40] = [
+const KNOWN_KEYS: [&str; 42] = [
     "atr_length",
     "atr_mult",
     "b_b_length",
@@ -165,6 +164,8 @@ const KNOWN_KEYS: [&str; 40] = [
     "kalman_r",
     "kalman_q",
     "tp_min_distance",
+    "direction_filter",
+    "enabled_scenarios",
     "use_position_manager",
     "max_holding_minutes",
     "htf_tf",
@@ -212,10 +213,17 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// A JSON integer (floats, even integral ones, are refused like pydantic's strict int).
+/// A JSON number that is a whole number (integers, or floats with an integral value).
 fn as_whole(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Some(i)
+            } else {
+                let f = n.as_f64()?;
+                (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+            }
+        }
         _ => None,
     }
 }
@@ -287,10 +295,10 @@ fn filter_mode(key: &str, raw: &str) -> Result<FilterMode> {
     }
 }
 
-/// Parse a timeframe name; `"NONE"` gives `None` (filter not applied).
+/// Parse a timeframe name; `""`/`"NONE"` give `None`.
 fn htf_tf(key: &str, raw: &str) -> Result<Option<Timeframe>> {
     let up = raw.trim().to_uppercase();
-    if up == "NONE" {
+    if up.is_empty() || up == "NONE" {
         return Ok(None);
     }
     Timeframe::from_str(&up).map(Some).ok_or_else(|| {
@@ -317,251 +325,118 @@ fn default_cluster_window(primary: Timeframe) -> usize {
     }
 }
 
-/// Normalise a scenario-6 timeframe name (trimmed, upper-cased; a known TF or `PRIMARY`).
-fn s6_tf_key(key: &str, raw: &str) -> Result<String> {
+/// Normalise a scenario-6 timeframe name: upper-cased, `PRIMARY` → the primary timeframe.
+fn s6_tf_name(raw: &str, primary: Timeframe) -> String {
     let up = raw.trim().to_uppercase();
-    if up == "PRIMARY" || Timeframe::from_str(&up).is_some() {
-        Ok(up)
+    if up == "PRIMARY" {
+        primary.as_str().to_string()
     } else {
-        Err(StrategyError::param(key, format!("unknown timeframe '{raw}' (M1, M5, M15, M30, H1, H4, D1 or PRIMARY)")))
+        up
     }
 }
 
-/// A flattened key `scenario6_<TF>_<long|short>_<key>` (case-insensitive): (raw TF, is_long, key).
-fn parse_flat_s6_key(key: &str) -> Option<(&str, bool, usize)> {
-    let prefix = key.get(..10)?;
-    if !prefix.eq_ignore_ascii_case("scenario6_") {
-        return None;
-    }
-    let rest = &key[10..];
+/// A flattened key `scenario6_<TF>_<long|short>_<key>` (case-insensitive): (TF, is_long, key).
+fn parse_flat_s6_key(key: &str) -> Option<(String, bool, &'static str)> {
+    let lower = key.to_ascii_lowercase();
+    let rest = lower.strip_prefix("scenario6_")?;
     let (tf, rest) = rest.split_once('_')?;
     if tf.is_empty() || !tf.chars().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
     let (dir, name) = rest.split_once('_')?;
-    let is_long = if dir.eq_ignore_ascii_case("long") {
-        true
-    } else if dir.eq_ignore_ascii_case("short") {
-        false
-    } else {
-        return None;
+    let is_long = match dir {
+        "long" => true,
+        "short" => false,
+        _ => return None,
     };
-    let slot = S6_KEYS.iter().position(|k| k.eq_ignore_ascii_case(name))?;
-    Some((tf, is_long, slot))
+    let name = S6_KEYS.iter().find(|k| **k == name)?;
+    Some((tf.to_string(), is_long, name))
 }
 
-/// Scenario-6 overrides of one layer: a value per key of [`S6_KEYS`] (integers stored exactly).
-type Overrides = [Option<f64>; 8];
-
-/// Validate one scenario-6 override (`None` for null = unset), typed like the global parameter.
-fn s6_value(key: &str, slot: usize, v: &Value) -> Result<Option<f64>> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    let name = S6_KEYS[slot];
-    let bad = |want: &str| StrategyError::param(key, format!("{name} must be {want}, got {}", type_name(v)));
-    let num = || match v {
-        Value::Number(n) => n.as_f64().filter(|f| f.is_finite()),
+/// V1's `int(v)` for a scenario-6 override: numbers truncate, booleans are 0/1, strings must
+/// spell an integer. `None` = "fails to cast" (the global value is used instead).
+fn cast_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 9.0e15).map(|f| f.trunc() as i64))
+        }
+        Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
-    };
-    let value = match name {
-        "window_length" | "b_b_length" => {
-            let i = as_whole(v).ok_or_else(|| bad("a whole number >= 2"))?;
-            if i < 2 {
-                return Err(StrategyError::param(key, format!("{name} must be >= 2, got {i}")));
-            }
-            i as f64
-        }
-        "kalman_r" => num().filter(|f| *f > 0.0).ok_or_else(|| bad("a number > 0"))?,
-        "std_factor" | "kalman_q" => num().filter(|f| *f >= 0.0).ok_or_else(|| bad("a number >= 0"))?,
-        _ => num().ok_or_else(|| bad("a number"))?,
-    };
-    Ok(Some(value))
+    }
 }
 
-/// Parse an object of scenario-6 overrides; `nested` admits `long`/`short` sub-objects (returned
-/// separately). Unknown keys are errors.
-fn s6_object(key: &str, v: &Value, nested: bool) -> Result<(Overrides, Option<Overrides>, Option<Overrides>)> {
-    let Value::Object(obj) = v else {
-        return Err(StrategyError::param(key, format!("must be an object of overrides, got {}", type_name(v))));
-    };
-    let (mut flat, mut long, mut short) = ([None; 8], None, None);
-    for (k, v) in obj {
-        let path = format!("{key}.{k}");
-        if let Some(slot) = S6_KEYS.iter().position(|n| *n == k.as_str()) {
-            flat[slot] = s6_value(&path, slot, v)?;
-        } else if nested && (k == "long" || k == "short") {
-            let dir = if v.is_null() { None } else { Some(s6_object(&path, v, false)?.0) };
-            if k == "long" {
-                long = dir;
-            } else {
-                short = dir;
-            }
+/// V1's `float(v)` for a scenario-6 override (non-finite results count as failures).
+fn cast_float(v: &Value) -> Option<f64> {
+    let f = match v {
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }?;
+    f.is_finite().then_some(f)
+}
+
+/// Layered scenario-6 overrides of one timeframe and direction: later layers win (§2).
+#[derive(Default)]
+struct S6Layer<'a> {
+    values: Vec<(&'static str, &'a Value)>,
+}
+
+impl<'a> S6Layer<'a> {
+    fn set(&mut self, key: &'static str, v: &'a Value) {
+        if let Some(slot) = self.values.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = v;
         } else {
-            return Err(StrategyError::param(path, "unknown scenario-6 override"));
+            self.values.push((key, v));
         }
     }
-    Ok((flat, long, short))
-}
 
-/// Overrides of one timeframe: direction-independent keys and per-direction keys.
-#[derive(Clone, Debug, Default)]
-struct TfOverrides {
-    flat: Overrides,
-    long: Overrides,
-    short: Overrides,
-}
-
-/// Everything the scenario-6 keys say, by normalised timeframe key (`PRIMARY` kept as is).
-#[derive(Debug, Default)]
-struct S6Sources {
-    /// `scenario6_params`.
-    nested: Vec<(String, TfOverrides)>,
-    /// Flattened keys, or their parsed form `scenario6_flat`.
-    flattened: Vec<(String, TfOverrides)>,
-}
-
-fn entry<'v>(table: &'v mut Vec<(String, TfOverrides)>, tf: &str) -> &'v mut TfOverrides {
-    let pos = match table.iter().position(|(k, _)| k == tf) {
-        Some(pos) => pos,
-        None => {
-            table.push((tf.to_string(), TfOverrides::default()));
-            table.len() - 1
-        }
-    };
-    &mut table[pos].1
-}
-
-/// The one entry of `table` for chain timeframe `name` (given as itself or as `PRIMARY`).
-fn lookup<'v>(
-    table: &'v [(String, TfOverrides)],
-    name: &str,
-    primary: Timeframe,
-    what: &str,
-) -> Result<Option<&'v TfOverrides>> {
-    let mut hits = table.iter().filter(|(k, _)| if k == "PRIMARY" { primary.as_str() == name } else { k == name });
-    let first = hits.next().map(|(_, o)| o);
-    if hits.next().is_some() {
-        return Err(StrategyError::param(what, format!("overrides for {name} given both as PRIMARY and as {name}")));
-    }
-    Ok(first)
-}
-
-impl S6Sources {
-    fn parse(map: &Map<String, Value>) -> Result<Self> {
-        let mut out = S6Sources::default();
-        match map.get("scenario6_params") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(obj)) => {
-                for (raw, v) in obj {
-                    let tf = s6_tf_key("scenario6_params", raw)?;
-                    if out.nested.iter().any(|(k, _)| *k == tf) {
-                        return Err(StrategyError::param("scenario6_params", format!("timeframe {tf} given twice")));
-                    }
-                    let (flat, long, short) = s6_object(&format!("scenario6_params.{raw}"), v, true)?;
-                    let o = TfOverrides { flat, long: long.unwrap_or_default(), short: short.unwrap_or_default() };
-                    out.nested.push((tf, o));
-                }
-            }
-            Some(v) => {
-                return Err(StrategyError::param(
-                    "scenario6_params",
-                    format!("must be an object keyed by timeframe, got {}", type_name(v)),
-                ))
+    fn merge_object(&mut self, obj: &'a Map<String, Value>) {
+        for (k, v) in obj {
+            if let Some(name) = S6_KEYS.iter().find(|n| **n == k.as_str()) {
+                self.set(name, v);
             }
         }
-        let mut seen: Vec<(String, bool, usize, &str)> = Vec::new();
-        for (key, v) in map {
-            let Some((raw_tf, is_long, slot)) = parse_flat_s6_key(key) else { continue };
-            let tf = s6_tf_key(key, raw_tf)?;
-            if let Some((.., other)) = seen.iter().find(|(t, l, s, _)| *t == tf && *l == is_long && *s == slot) {
-                return Err(StrategyError::param(key.as_str(), format!("sets the same override as '{other}'")));
-            }
-            let value = s6_value(key, slot, v)?;
-            let o = entry(&mut out.flattened, &tf);
-            if is_long {
-                o.long[slot] = value;
-            } else {
-                o.short[slot] = value;
-            }
-            seen.push((tf, is_long, slot, key.as_str()));
-        }
-        match map.get("scenario6_flat") {
-            None => {}
-            Some(_) if !seen.is_empty() => {
-                return Err(StrategyError::param(
-                    "scenario6_flat",
-                    "give scenario-6 flattened keys or 'scenario6_flat', not both",
-                ))
-            }
-            Some(Value::Object(obj)) => {
-                for (raw, v) in obj {
-                    let tf = s6_tf_key("scenario6_flat", raw)?;
-                    if out.flattened.iter().any(|(k, _)| *k == tf) {
-                        return Err(StrategyError::param("scenario6_flat", format!("timeframe {tf} given twice")));
-                    }
-                    let path = format!("scenario6_flat.{raw}");
-                    let Value::Object(dirs) = v else {
-                        return Err(StrategyError::param(path, "must be an object with 'long'/'short' overrides"));
-                    };
-                    let mut o = TfOverrides::default();
-                    for (dir, v) in dirs {
-                        let (flat, ..) = s6_object(&format!("{path}.{dir}"), v, false)?;
-                        match dir.as_str() {
-                            "long" => o.long = flat,
-                            "short" => o.short = flat,
-                            _ => {
-                                return Err(StrategyError::param(format!("{path}.{dir}"), "must be 'long' or 'short'"))
-                            }
-                        }
-                    }
-                    out.flattened.push((tf, o));
-                }
-            }
-            Some(v) => {
-                return Err(StrategyError::param(
-                    "scenario6_flat",
-                    format!("must be an object keyed by timeframe, got {}", type_name(v)),
-                ))
-            }
-        }
-        Ok(out)
     }
 
-    /// Effective parameters of chain timeframe `name` for a direction (§2, layered): globals, the
-    /// TF's flat keys, `[TF][direction]`, flattened keys; threshold = `z_score` if set, else the
-    /// direction's own key, else the global threshold.
-    fn resolve(&self, name: &str, long: bool, p: &MrzParams) -> Result<S6Params> {
-        let mut merged: Overrides = [None; 8];
-        let mut layer = |o: &Overrides| {
-            for (m, v) in merged.iter_mut().zip(o) {
-                if v.is_some() {
-                    *m = *v;
-                }
-            }
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    fn resolve(&self, p: &MrzParams, long: bool) -> S6Params {
+        let int = |key: &str, global: usize| {
+            self.get(key).and_then(cast_int).and_then(|i| usize::try_from(i).ok()).unwrap_or(global)
         };
-        if let Some(o) = lookup(&self.nested, name, p.primary, "scenario6_params")? {
-            layer(&o.flat);
-            layer(if long { &o.long } else { &o.short });
+        let float = |key: &str, global: f64| self.get(key).and_then(cast_float).unwrap_or(global);
+        let (own_key, global_thr) =
+            if long { ("z_score_long", p.z_score_long) } else { ("z_score_short", p.z_score_short) };
+        let threshold =
+            if self.get("z_score").is_some() { float("z_score", global_thr) } else { float(own_key, global_thr) };
+        S6Params {
+            window_length: int("window_length", p.window_length),
+            b_b_length: int("b_b_length", p.b_b_length),
+            std_factor: float("std_factor", p.std_factor),
+            kalman_r: float("kalman_r", p.kalman_r),
+            kalman_q: float("kalman_q", p.kalman_q),
+            threshold,
         }
-        if let Some(o) = lookup(&self.flattened, name, p.primary, "scenario6_flat")? {
-            layer(if long { &o.long } else { &o.short });
-        }
-        let get = |key: &str| S6_KEYS.iter().position(|k| *k == key).and_then(|i| merged[i]);
-        let own = if long {
-            get("z_score_long").unwrap_or(p.z_score_long)
-        } else {
-            get("z_score_short").unwrap_or(p.z_score_short)
-        };
-        Ok(S6Params {
-            window_length: get("window_length").map_or(p.window_length, |v| v as usize),
-            b_b_length: get("b_b_length").map_or(p.b_b_length, |v| v as usize),
-            std_factor: get("std_factor").unwrap_or(p.std_factor),
-            kalman_r: get("kalman_r").unwrap_or(p.kalman_r),
-            kalman_q: get("kalman_q").unwrap_or(p.kalman_q),
-            threshold: get("z_score").unwrap_or(own),
-        })
     }
+}
+
+/// Keep scenario numbers 1..=6 from a list, ignoring entries that are not whole numbers in range
+/// (V1 semantics); empty → every scenario.
+fn enabled_from_list(entries: impl Iterator<Item = Option<i64>>) -> [bool; 7] {
+    let mut enabled = [false; 7];
+    for n in entries.flatten() {
+        if (1..=6).contains(&n) {
+            enabled[n as usize] = true;
+        }
+    }
+    if !enabled.iter().any(|e| *e) {
+        enabled = [false, true, true, true, true, true, true];
+    }
+    enabled
 }
 
 impl MrzParams {
@@ -577,33 +452,34 @@ impl MrzParams {
             }
         }
 
-        // Direction filter and scenarios are top-level config fields (as in the pydantic model).
-        for key in ["enabled_scenarios", "direction_filter"] {
-            if map.contains_key(key) {
-                return Err(StrategyError::param(key, "is a top-level config key in Omega, not a strategy parameter"));
+        // Direction filter and scenarios: a value in `params` (CFG layout) overrides the
+        // top-level fields of the config.
+        let direction = match map.get("direction_filter") {
+            None | Some(Value::Null) => config.direction_filter.trim().to_lowercase(),
+            Some(Value::String(s)) => s.trim().to_lowercase(),
+            Some(v) => {
+                return Err(StrategyError::param("direction_filter", format!("must be a string, got {}", type_name(v))))
             }
-        }
-        let (allow_long, allow_short) = match config.direction_filter.trim().to_lowercase().as_str() {
+        };
+        let (allow_long, allow_short) = match direction.as_str() {
             "long" => (true, false),
             "short" => (false, true),
-            "both" => (true, true),
-            other => {
+            _ => (true, true),
+        };
+        let enabled = match map.get("enabled_scenarios") {
+            None => enabled_from_list(config.enabled_scenarios.iter().map(|n| Some(i64::from(*n)))),
+            Some(Value::Null) => enabled_from_list(std::iter::empty()),
+            Some(Value::Array(items)) => enabled_from_list(items.iter().map(|v| match v {
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                other => as_whole(other),
+            })),
+            Some(v) => {
                 return Err(StrategyError::param(
-                    "direction_filter",
-                    format!("'{other}' is not one of long, short, both"),
+                    "enabled_scenarios",
+                    format!("must be a list of scenario numbers, got {}", type_name(v)),
                 ))
             }
         };
-        let mut enabled = [false; 7];
-        for &n in &config.enabled_scenarios {
-            if !(1..=6).contains(&n) {
-                return Err(StrategyError::param("enabled_scenarios", format!("scenario {n} is not one of 1..6")));
-            }
-            enabled[n as usize] = true;
-        }
-        if config.enabled_scenarios.is_empty() {
-            enabled = [false, true, true, true, true, true, true];
-        }
 
         let max_holding_minutes = match map.get("max_holding_minutes") {
             Some(Value::Null) => None,
@@ -675,9 +551,8 @@ impl MrzParams {
         };
 
         let s6_mode = match r.string("scenario6_mode", "all")?.trim().to_lowercase().as_str() {
-            "all" => ChainMode::All,
             "any" => ChainMode::Any,
-            other => return Err(StrategyError::param("scenario6_mode", format!("'{other}' is not one of all, any"))),
+            _ => ChainMode::All,
         };
 
         let mut p = MrzParams {
@@ -789,12 +664,11 @@ impl MrzParams {
     }
 }
 
-/// Parse `scenario6_timeframes` and resolve each timeframe's parameters from `scenario6_params`,
-/// the flattened `scenario6_*` keys and `scenario6_flat`.
+/// Parse `scenario6_timeframes`, `scenario6_params` and the flattened `scenario6_*` keys.
 fn parse_s6(map: &Map<String, Value>, p: &MrzParams) -> Result<Vec<S6Tf>> {
     const KEY: &str = "scenario6_timeframes";
     let raw: Vec<&str> = match map.get(KEY) {
-        None => Vec::new(),
+        None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(items)) => items
             .iter()
@@ -807,18 +681,95 @@ fn parse_s6(map: &Map<String, Value>, p: &MrzParams) -> Result<Vec<S6Tf>> {
             return Err(StrategyError::param(KEY, format!("must be a list of timeframes, got {}", type_name(v))));
         }
     };
-    let sources = S6Sources::parse(map)?;
-    let mut out: Vec<S6Tf> = Vec::with_capacity(raw.len());
+    let mut names: Vec<(String, Timeframe)> = Vec::new();
     for r in raw {
-        let key = s6_tf_key(KEY, r)?;
-        let name = if key == "PRIMARY" { p.primary.as_str().to_string() } else { key };
-        if out.iter().any(|t| t.name == name) {
+        let name = s6_tf_name(r, p.primary);
+        if name.is_empty() || names.iter().any(|(n, _)| *n == name) {
             continue;
         }
-        let tf =
-            Timeframe::from_str(&name).ok_or_else(|| StrategyError::param(KEY, format!("unknown timeframe '{r}'")))?;
-        let (long, short) = (sources.resolve(&name, true, p)?, sources.resolve(&name, false, p)?);
-        out.push(S6Tf { name, tf, long, short });
+        let tf = Timeframe::from_str(&name)
+            .ok_or_else(|| StrategyError::param(KEY, format!("unknown timeframe '{r}' (M1 … D1 or PRIMARY)")))?;
+        names.push((name, tf));
+    }
+
+    // Entries are merged in sorted order of their raw keys (`PRIMARY` and the primary's own name
+    // can both be given), explicitly: the JSON map's iteration order is not relied upon.
+    const PKEY: &str = "scenario6_params";
+    let mut nested: Vec<(&str, String, &Map<String, Value>)> = match map.get(PKEY) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(obj)) => obj
+            .iter()
+            .map(|(tf, v)| match v {
+                Value::Object(o) => Ok((tf.as_str(), s6_tf_name(tf, p.primary), o)),
+                other => Err(StrategyError::param(
+                    format!("{PKEY}.{tf}"),
+                    format!("must be an object of overrides, got {}", type_name(other)),
+                )),
+            })
+            .collect::<Result<_>>()?,
+        Some(v) => {
+            return Err(StrategyError::param(
+                PKEY,
+                format!("must be an object keyed by timeframe, got {}", type_name(v)),
+            ));
+        }
+    };
+
+    nested.sort_by(|a, b| a.0.cmp(b.0));
+
+    // Flattened keys, given directly or collected under `scenario6_flat` (the pydantic model's
+    // field for them), in sorted order of the raw keys: a later key wins.
+    const FKEY: &str = "scenario6_flat";
+    let mut flattened: Vec<(&str, String, bool, &'static str, &Value)> = Vec::new();
+    for (k, v) in map {
+        if let Some((tf, is_long, key)) = parse_flat_s6_key(k) {
+            flattened.push((k.as_str(), s6_tf_name(&tf, p.primary), is_long, key, v));
+        }
+    }
+    match map.get(FKEY) {
+        None => {}
+        Some(_) if !flattened.is_empty() => {
+            return Err(StrategyError::param(FKEY, "give scenario-6 flattened keys or 'scenario6_flat', not both"));
+        }
+        Some(Value::Object(obj)) => {
+            for (k, v) in obj {
+                let (tf, is_long, key) = parse_flat_s6_key(k).ok_or_else(|| {
+                    StrategyError::param(FKEY, format!("'{k}' is not a key scenario6_<TF>_<long|short>_<name>"))
+                })?;
+                flattened.push((k.as_str(), s6_tf_name(&tf, p.primary), is_long, key, v));
+            }
+        }
+        Some(v) => {
+            return Err(StrategyError::param(
+                FKEY,
+                format!("must be an object of flattened keys, got {}", type_name(v)),
+            ));
+        }
+    }
+    flattened.sort_by(|a, b| a.0.cmp(b.0));
+
+    let mut out = Vec::with_capacity(names.len());
+    for (name, tf) in names {
+        let resolve = |long: bool| {
+            let mut layer = S6Layer::default();
+            let dir = if long { "long" } else { "short" };
+            // Layers in order: flat keys of [TF], then [TF][dir], then flattened keys (§2).
+            for (_, _, obj) in nested.iter().filter(|(_, n, _)| *n == name) {
+                layer.merge_object(obj);
+            }
+            for (_, _, obj) in nested.iter().filter(|(_, n, _)| *n == name) {
+                if let Some(Value::Object(d)) = obj.get(dir) {
+                    layer.merge_object(d);
+                }
+            }
+            for (_, ftf, is_long, key, v) in &flattened {
+                if *is_long == long && *ftf == name {
+                    layer.set(key, v);
+                }
+            }
+            layer.resolve(p, long)
+        };
+        out.push(S6Tf { long: resolve(true), short: resolve(false), name, tf });
     }
     Ok(out)
 }
@@ -884,91 +835,61 @@ mod tests {
             (json!({"bogus": 1}), "bogus"),
             (json!({"atr_length": "14"}), "atr_length"),
             (json!({"atr_length": 0}), "atr_length"),
-            (json!({"atr_length": 14.0}), "atr_length"),
+            (json!({"atr_length": 1.5}), "atr_length"),
             (json!({"b_b_length": 1}), "b_b_length"),
             (json!({"kalman_r": 0.0}), "kalman_r"),
-            (json!({"atr_mult": true}), "atr_mult"),
             (json!({"use_position_manager": "false"}), "use_position_manager"),
             (json!({"max_holding_minutes": 0}), "max_holding_minutes"),
-            (json!({"enabled_scenarios": [4]}), "enabled_scenarios"),
-            (json!({"direction_filter": "long"}), "direction_filter"),
+            (json!({"enabled_scenarios": 4}), "enabled_scenarios"),
             (json!({"htf_filter": "up"}), "htf_filter"),
             (json!({"htf_tf": "W1"}), "htf_tf"),
-            (json!({"htf_tf": ""}), "htf_tf"),
-            (json!({"extra_htf_tf": "H2"}), "extra_htf_tf"),
             (json!({"intraday_vol_feature": "garch"}), "intraday_vol_feature"),
             (json!({"intraday_vol_allowed": "low"}), "intraday_vol_allowed"),
             (json!({"intraday_vol_allowed": [1]}), "intraday_vol_allowed"),
-            (json!({"scenario6_mode": "some"}), "scenario6_mode"),
             (json!({"scenario6_timeframes": ["X9"]}), "scenario6_timeframes"),
-            (json!({"scenario6_timeframes": [""]}), "scenario6_timeframes"),
-            (json!({"scenario6_timeframes": 5}), "scenario6_timeframes"),
             (json!({"scenario6_params": []}), "scenario6_params"),
-            (json!({"scenario6_params": {"W1": {}}}), "scenario6_params"),
-            (json!({"scenario6_params": {"h4": {}, "H4": {}}}), "scenario6_params"),
-            (json!({"scenario6_params": {"H4": {"bogus": 1}}}), "scenario6_params.H4.bogus"),
-            (json!({"scenario6_params": {"H4": {"long": {"long": {}}}}}), "scenario6_params.H4.long.long"),
-            (json!({"scenario6_params": {"H4": {"window_length": 1}}}), "scenario6_params.H4.window_length"),
-            (json!({"scenario6_params": {"H4": {"kalman_r": 0}}}), "scenario6_params.H4.kalman_r"),
-            (json!({"scenario6_params": {"H4": {"short": {"z_score": "2"}}}}), "scenario6_params.H4.short.z_score"),
-            (json!({"scenario6_params": {"H4": 3}}), "scenario6_params.H4"),
             (json!({"scenario6_M30_up_window_length": 3}), "scenario6_M30_up_window_length"),
-            (json!({"scenario6_W1_long_window_length": 3}), "scenario6_W1_long_window_length"),
-            (json!({"scenario6_M30_long_std_factor": -1.0}), "scenario6_M30_long_std_factor"),
-            (
-                json!({"scenario6_m30_long_z_score": 1.0, "scenario6_M30_LONG_z_score": 2.0}),
-                "scenario6_m30_long_z_score",
-            ),
-            (json!({"scenario6_flat": {"H4": {"up": {}}}}), "scenario6_flat.H4.up"),
-            (json!({"scenario6_flat": {}, "scenario6_H4_long_z_score": 1.0}), "scenario6_flat"),
             (json!({"garch_scale": 0.0}), "garch_scale"),
             (json!({"local_z_lookback": -1}), "local_z_lookback"),
             (json!({"stale_bar_limit_bars": -2}), "stale_bar_limit_bars"),
         ];
         for (params, key) in bad {
             let e = MrzParams::from_config(&cfg("H1", params.clone())).unwrap_err();
-            let got = err_key(e);
-            // a duplicate flattened key is reported under whichever of the two comes second
-            assert!(
-                got == key || (key.starts_with("scenario6_m30") && got.eq_ignore_ascii_case(key)),
-                "{params}: {got}"
-            );
+            assert_eq!(err_key(e), key, "{params}");
         }
     }
 
     #[test]
-    fn top_level_scenarios_and_direction() {
-        let mut c = cfg("H1", json!({}));
-        c.direction_filter = "short".into();
-        c.enabled_scenarios = vec![1, 4];
-        let p = MrzParams::from_config(&c).unwrap();
-        assert!(!p.allow_long && p.allow_short);
-        assert_eq!(p.enabled, [false, true, false, false, true, false, false]);
-        assert!(p.active(1, false) && !p.active(1, true) && !p.active(2, false));
-        c.enabled_scenarios = vec![];
-        assert_eq!(MrzParams::from_config(&c).unwrap().enabled, [false, true, true, true, true, true, true]);
-        c.enabled_scenarios = vec![1, 7];
-        assert_eq!(err_key(MrzParams::from_config(&c).unwrap_err()), "enabled_scenarios");
+    fn lenient_v1_rules_kept_by_the_spec() {
+        let p = MrzParams::from_config(&cfg(
+            "H1",
+            json!({"enabled_scenarios": [4, "2", 9, "x", 4.0], "direction_filter": "LONG ",
+                   "max_holding_minutes": null, "intraday_vol_garch_lookback": -3, "scenario6_mode": "weird",
+                   "garch_omega": -1.0, "atr_length": 7.0}),
+        ))
+        .unwrap();
+        assert_eq!(p.enabled, [false, false, true, false, true, false, false]);
+        assert!(p.allow_long && !p.allow_short);
+        assert_eq!(p.max_holding_minutes, None);
+        assert_eq!(p.vol_garch_lookback, 500);
+        assert_eq!(p.s6_mode, ChainMode::All);
+        assert_eq!(p.garch.omega, Some(-1.0));
+        assert_eq!(p.atr_length, 7);
+        let all = MrzParams::from_config(&cfg("H1", json!({"enabled_scenarios": []}))).unwrap();
+        assert_eq!(all.enabled, [false, true, true, true, true, true, true]);
+        let null = MrzParams::from_config(&cfg("H1", json!({"enabled_scenarios": null}))).unwrap();
+        assert_eq!(null.enabled, all.enabled);
     }
 
     #[test]
-    fn nulls_and_normalisation() {
-        let p = MrzParams::from_config(&cfg(
-            "H1",
-            json!({"max_holding_minutes": null, "intraday_vol_garch_lookback": -3, "scenario6_mode": " ANY",
-                   "garch_omega": -1.0, "intraday_vol_cluster_window": null, "htf_tf": " h4 ", "htf_filter": "Above",
-                   "extra_htf_tf": "none", "intraday_vol_allowed": [" Low", "MID "], "garch_alpha": 0}),
-        ))
-        .unwrap();
-        assert_eq!(p.max_holding_minutes, None);
-        assert_eq!(p.vol_garch_lookback, 500);
-        assert_eq!(p.s6_mode, ChainMode::Any);
-        assert_eq!(p.garch.omega, Some(-1.0));
-        assert_eq!(p.garch.alpha, 0.0);
-        assert_eq!(p.vol_window, 240);
-        assert_eq!((p.htf_a.label.as_str(), p.htf_a.tf, p.htf_a.mode), ("H4", Some(Timeframe::H4), FilterMode::Above));
-        assert_eq!((p.htf_b.label.as_str(), p.htf_b.tf), ("NONE", None));
-        assert_eq!(p.vol_allowed, ["low", "mid"]);
+    fn top_level_direction_and_scenarios_apply_without_params() {
+        let mut c = cfg("H1", json!({}));
+        c.direction_filter = "short".into();
+        c.enabled_scenarios = vec![1, 7];
+        let p = MrzParams::from_config(&c).unwrap();
+        assert!(!p.allow_long && p.allow_short);
+        assert_eq!(p.enabled, [false, true, false, false, false, false, false]);
+        assert!(p.active(1, false) && !p.active(1, true) && !p.active(2, false));
     }
 
     #[test]
@@ -977,11 +898,11 @@ mod tests {
             "H1",
             json!({
                 "window_length": 50, "z_score_long": -2.0, "z_score_short": 2.0,
-                "scenario6_timeframes": ["h4", "PRIMARY", "H4", "D1", "h1"],
+                "scenario6_timeframes": ["h4", "PRIMARY", "H4", "", "D1"],
                 "scenario6_params": {
-                    "h4": {"window_length": 30, "std_factor": 2.5,
+                    "h4": {"window_length": 30, "std_factor": "2.5", "bogus": 1,
                            "long": {"window_length": 20, "z_score": -1.0},
-                           "short": {"z_score_short": 1.5, "kalman_q": null}},
+                           "short": {"z_score_short": 1.5, "kalman_q": "x"}},
                     "primary": {"b_b_length": 10}
                 },
                 "SCENARIO6_h4_Long_window_length": 25,
@@ -992,12 +913,12 @@ mod tests {
         let names: Vec<_> = p.s6.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["H4", "H1", "D1"]);
         let h4 = &p.s6[0];
-        assert_eq!(h4.long.window_length, 25, "flattened keys win");
-        assert_eq!(h4.long.std_factor, 2.5, "flat keys of the TF apply to both directions");
-        assert_eq!(h4.long.threshold, -1.0, "z_score wins over z_score_long");
+        assert_eq!(h4.long.window_length, 25);
+        assert_eq!(h4.long.std_factor, 2.5);
+        assert_eq!(h4.long.threshold, -1.0);
         assert_eq!(h4.short.window_length, 30);
         assert_eq!(h4.short.threshold, 1.5);
-        assert_eq!(h4.short.kalman_q, p.kalman_q, "null = unset");
+        assert_eq!(h4.short.kalman_q, p.kalman_q, "a value that fails to cast falls back to the global");
         let h1 = &p.s6[1];
         assert_eq!((h1.long.b_b_length, h1.long.threshold), (10, -2.0));
         assert_eq!((h1.short.b_b_length, h1.short.threshold), (10, 3.0));
@@ -1016,35 +937,6 @@ mod tests {
     }
 
     #[test]
-    fn scenario6_flat_is_the_parsed_form_of_flattened_keys() {
-        let flattened = MrzParams::from_config(&cfg(
-            "H1",
-            json!({"scenario6_timeframes": ["H4"], "scenario6_H4_long_window_length": 7,
-                   "scenario6_h4_short_z_score": 0.5}),
-        ))
-        .unwrap();
-        let parsed = MrzParams::from_config(&cfg(
-            "H1",
-            json!({"scenario6_timeframes": ["H4"],
-                   "scenario6_flat": {"H4": {"long": {"window_length": 7}, "short": {"z_score": 0.5}}}}),
-        ))
-        .unwrap();
-        assert_eq!(flattened.s6, parsed.s6);
-        assert_eq!(parsed.s6[0].long.window_length, 7);
-        assert_eq!(parsed.s6[0].short.threshold, 0.5);
-    }
-
-    #[test]
-    fn primary_given_twice_is_an_error_for_a_chain_timeframe() {
-        let both = json!({"scenario6_params": {"PRIMARY": {"window_length": 5}, "H1": {"window_length": 6}}});
-        let mut params = both.clone();
-        params["scenario6_timeframes"] = json!(["H1"]);
-        assert_eq!(err_key(MrzParams::from_config(&cfg("H1", params)).unwrap_err()), "scenario6_params");
-        // not in the chain: never looked up
-        assert!(MrzParams::from_config(&cfg("H1", both)).is_ok());
-    }
-
-    #[test]
     fn single_string_scenario6_timeframe_and_warnings() {
         let p = MrzParams::from_config(&cfg(
             "H1",
@@ -1058,5 +950,78 @@ mod tests {
         assert!(all.contains("GARCH is unavailable"), "{all}");
         assert!(all.contains("intraday_vol_allowed is empty"), "{all}");
         assert!(all.contains("scenario 3 long can never fire"), "{all}");
+    }
+
+    #[test]
+    fn scenario6_flat_is_the_collected_form_of_flattened_keys() {
+        let direct = MrzParams::from_config(&cfg(
+            "H1",
+            json!({"scenario6_timeframes": ["H4"], "scenario6_H4_long_window_length": 7,
+                   "scenario6_h4_short_z_score": 0.5}),
+        ))
+        .unwrap();
+        let collected = MrzParams::from_config(&cfg(
+            "H1",
+            json!({"scenario6_timeframes": ["H4"],
+                   "scenario6_flat": {"scenario6_H4_long_window_length": 7, "scenario6_h4_short_z_score": 0.5}}),
+        ))
+        .unwrap();
+        assert_eq!(direct.s6, collected.s6);
+        assert_eq!((collected.s6[0].long.window_length, collected.s6[0].short.threshold), (7, 0.5));
+        for bad in [
+            json!({"scenario6_flat": {"window_length": 3}}),
+            json!({"scenario6_flat": {}, "scenario6_H4_long_z_score": 1.0}),
+            json!({"scenario6_flat": [1]}),
+        ] {
+            assert_eq!(err_key(MrzParams::from_config(&cfg("H1", bad)).unwrap_err()), "scenario6_flat");
+        }
+    }
+
+    #[test]
+    fn same_timeframe_entries_merge_in_sorted_key_order() {
+        // "H1" < "PRIMARY" < "h1" (byte order): with primary H1 all three name H1; later wins.
+        let p = MrzParams::from_config(&cfg(
+            "H1",
+            json!({"scenario6_timeframes": ["PRIMARY"],
+                   "scenario6_params": {"h1": {"window_length": 30}, "PRIMARY": {"window_length": 20, "b_b_length": 8},
+                                        "H1": {"window_length": 10, "b_b_length": 6, "std_factor": 1.0}},
+                   "scenario6_h1_long_kalman_q": 0.5, "scenario6_H1_long_kalman_q": 0.25}),
+        ))
+        .unwrap();
+        let h1 = &p.s6[0];
+        assert_eq!((h1.long.window_length, h1.long.b_b_length, h1.long.std_factor), (30, 8, 1.0));
+        assert_eq!(h1.long.kalman_q, 0.5, "flattened keys in sorted order too");
+        assert_eq!(h1.short.kalman_q, p.kalman_q);
+        // cast rules: negative ints and failed casts give the global value; floats truncate
+        let p = MrzParams::from_config(&cfg(
+            "H1",
+            json!({"scenario6_timeframes": ["H4"],
+                   "scenario6_params": {"H4": {"window_length": -5, "b_b_length": 7.9, "std_factor": "1.5",
+                                               "kalman_r": [1], "long": {"z_score_long": true}}}}),
+        ))
+        .unwrap();
+        let h4 = &p.s6[0];
+        assert_eq!((h4.long.window_length, h4.long.b_b_length, h4.long.std_factor), (p.window_length, 7, 1.5));
+        assert_eq!((h4.long.kalman_r, h4.long.threshold, h4.short.threshold), (p.kalman_r, 1.0, p.z_score_short));
+    }
+
+    #[test]
+    fn params_direction_and_scenarios_override_the_top_level() {
+        let mut c = cfg("H1", json!({"direction_filter": null}));
+        c.direction_filter = "short".into();
+        let p = MrzParams::from_config(&c).unwrap();
+        assert!(!p.allow_long && p.allow_short, "null in params: the top level applies");
+        c.params.insert("direction_filter".into(), json!("sideways"));
+        let p = MrzParams::from_config(&c).unwrap();
+        assert!(p.allow_long && p.allow_short, "anything but long/short is both (§2)");
+        c.params.insert("enabled_scenarios".into(), json!([true, "+3", 3.5, {"n": 1}]));
+        assert_eq!(MrzParams::from_config(&c).unwrap().enabled, [false, false, false, true, false, false, false]);
+        c.params.insert("direction_filter".into(), json!(1));
+        assert_eq!(err_key(MrzParams::from_config(&c).unwrap_err()), "direction_filter");
+        let mut c = cfg("H1", json!({"intraday_vol_cluster_window": null, "htf_tf": ""}));
+        c.enabled_scenarios = vec![0, 2, 9];
+        let p = MrzParams::from_config(&c).unwrap();
+        assert_eq!(p.enabled, [false, false, true, false, false, false, false], "out-of-range entries ignored");
+        assert_eq!((p.vol_window, p.htf_a.tf, p.htf_a.label.as_str()), (240, None, ""));
     }
 }

@@ -53,7 +53,7 @@ fn parameter_errors_cross_as_e4002_naming_the_key() {
     for (params, key) in [
         (json!({"no_such_key": 1}), "no_such_key"),
         (json!({"max_holding_minutes": 0}), "max_holding_minutes"),
-        (json!({"scenario6_mode": "some"}), "scenario6_mode"),
+        (json!({"htf_filter": "up"}), "htf_filter"),
         (json!({"use_position_manager": "false"}), "use_position_manager"),
         (json!({"intraday_vol_allowed": "low"}), "intraday_vol_allowed"),
     ] {
@@ -62,9 +62,9 @@ fn parameter_errors_cross_as_e4002_naming_the_key() {
         assert_eq!(e, StrategyError::InvalidParameter { name: key.into(), reason: reason_of(&e) });
         assert!(e.to_string().contains(key), "{e}");
     }
-    // `enabled_scenarios` is a top-level key, not a parameter.
+    // `enabled_scenarios` in params must be a list (§7 #17: a scalar enabled all six in V1).
     let mut c = config("H1", json!({}));
-    c.params.insert("enabled_scenarios".into(), json!([4]));
+    c.params.insert("enabled_scenarios".into(), json!(4));
     let e = testing::create::<MeanReversionZScore>(&c, &h).err().expect("refused");
     assert_eq!((e.code(), e.to_string().contains("enabled_scenarios")), ("E4002", true));
     // The market's timeframe must be the config's.
