@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from omega.errors import InvalidConfigError
 from omega.reference.cache import IndicatorCache, MarketHost
+from omega.reference.engine import run_reference_backtest
 from omega.reference.keys import IndicatorKey, PriceSide
 from omega.reference.market import Market
 from omega.reference.types import Candle, Close, DataSlice, Hold, Position
@@ -102,7 +103,6 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "scenario6_mode": "all",
     "scenario6_timeframes": [],
     "scenario6_params": {},
-    "scenario6_flat": {},
     "stale_bar_limit_bars": 0,
 }
 
@@ -179,7 +179,7 @@ def test_out_of_range_is_e4002_naming_the_key(key: str, bad: Any) -> None:
 @pytest.mark.parametrize(
     ("key", "bad"),
     [
-        ("atr_length", 14.0),  # integers must be JSON integers
+        ("atr_length", 14.5),  # integers must be whole numbers (14 or 14.0)
         ("atr_length", True),
         ("atr_length", "14"),
         ("atr_mult", "2.0"),
@@ -193,13 +193,16 @@ def test_out_of_range_is_e4002_naming_the_key(key: str, bad: Any) -> None:
         ("intraday_vol_feature", "atr"),  # V1 silently used GARCH (§7 #17)
         ("intraday_vol_allowed", "low"),  # V1 split a string into characters (§7 #17)
         ("intraday_vol_allowed", [1, 2]),
-        ("scenario6_mode", "some"),
         ("htf_tf", "W1"),
-        ("htf_tf", ""),
+        ("htf_tf", None),
         ("extra_htf_tf", "H2"),
         ("scenario6_timeframes", ["M30", "X"]),
         ("scenario6_timeframes", 30),
         ("scenario6_params", []),
+        ("scenario6_params", {"M30": 5}),
+        ("enabled_scenarios", 4),  # V1: a scalar enabled all six (§7 #17)
+        ("enabled_scenarios", "1,2"),
+        ("direction_filter", 1),
         ("garch_omega", "0.0"),
     ],
 )
@@ -219,11 +222,31 @@ def test_unknown_key_is_e4002_naming_it() -> None:
         MrzParams.model_validate([1, 2])
 
 
-def test_hoisted_keys_are_rejected_inside_params() -> None:
-    for key, value in (("enabled_scenarios", [1]), ("direction_filter", "long")):
-        err = _invalid({key: value})
-        assert key in str(err)
-        assert "top-level" in str(err)
+def test_whole_floats_and_empty_filter_timeframes() -> None:
+    p = parse_params({"atr_length": 14.0, "max_holding_minutes": 300.0, "htf_tf": " ", "extra_htf_tf": ""})
+    assert (p.atr_length, p.max_holding_minutes) == (14, 300)
+    assert isinstance(p.atr_length, int)
+    assert p.htf_tf == ""  # "" = not applied, like NONE (§3.3); the tag keeps the empty name
+    assert p.htf_b_timeframe("M5") == ""
+
+
+def test_original_layout_keys_inside_params_override_the_top_level() -> None:
+    base: dict[str, Any] = {"symbol": "EURUSD", "timeframe": "M1", "enabled_scenarios": [1], "direction_filter": "long"}
+    cfg = parse_config(base)
+    assert cfg.scenarios() == [1]
+    assert cfg.direction() == "long"
+    cfg = parse_config(
+        {**base, "params": {"enabled_scenarios": [4, "2", 9, 3.0, True, "x"], "direction_filter": " SHORT"}}
+    )
+    assert cfg.scenarios() == [2, 3, 4]  # §2: entries that are not 1..6 are ignored
+    assert cfg.direction_allowed("short")
+    assert not cfg.direction_allowed("long")
+    for nothing in (None, [], [0, 7]):  # null, empty or nothing valid → every scenario
+        assert parse_config({**base, "params": {"enabled_scenarios": nothing}}).scenarios() == [1, 2, 3, 4, 5, 6]
+    odd = parse_config({**base, "params": {"direction_filter": "sideways"}})  # §2: anything else = both
+    assert odd.direction_allowed("long")
+    assert odd.direction_allowed("short")
+    assert parse_params({}).model_dump(exclude_unset=True) == {}
 
 
 def test_normalisation() -> None:
@@ -257,9 +280,11 @@ def test_normalisation() -> None:
 
 def test_enabled_scenarios_and_direction_filter() -> None:
     base = {"symbol": "EURUSD", "timeframe": "M1"}
-    assert parse_config({**base, "enabled_scenarios": []}).enabled_scenarios == [1, 2, 3, 4, 5, 6]
-    assert parse_config({**base, "enabled_scenarios": [4, 2]}).enabled_scenarios == [4, 2]
-    for bad in (4, [0], [7], ["4"], [4.0], [True], None):
+    assert parse_config({**base, "enabled_scenarios": []}).scenarios() == [1, 2, 3, 4, 5, 6]
+    assert parse_config({**base, "enabled_scenarios": [4, 2]}).scenarios() == [2, 4]
+    assert parse_config({**base, "enabled_scenarios": [0, 7]}).scenarios() == [1, 2, 3, 4, 5, 6]
+    assert parse_config({**base, "enabled_scenarios": [7, 5]}).scenarios() == [5]
+    for bad in (4, [-1], ["4"], [4.0], [True], None):  # the core's type: a list of unsigned integers
         with pytest.raises(InvalidConfigError, match="enabled_scenarios"):
             parse_config({**base, "enabled_scenarios": bad})
     for bad_df in ("up", "Long", None):
@@ -306,7 +331,7 @@ def test_s6_resolution_layers() -> None:
     assert p.s6_params_for("H1", "short", "H1").threshold == 0.7
     other = p.s6_params_for("H4", "short", "H1")  # no overrides → global values
     assert (other.window_length, other.b_b_length, other.threshold, other.kalman_r) == (100, 20, 2.5, 0.01)
-    assert p.scenario6_flat["M30"]["long"].window_length == 33
+    assert p.scenario6_flat["scenario6_M30_long_window_length"] == 33
 
 
 def test_s6_z_score_beats_directional_threshold() -> None:
@@ -315,35 +340,67 @@ def test_s6_z_score_beats_directional_threshold() -> None:
     assert p.s6_params_for("H1", "short", "M5").threshold == 2.5
 
 
+def test_s6_override_values_are_cast_as_v1_did() -> None:
+    p = parse_params(
+        {
+            "scenario6_params": {
+                "M30": {
+                    "foo": 1,  # unknown override keys are ignored (§2)
+                    "window_length": "12",
+                    "b_b_length": 7.9,  # int(): truncated
+                    "std_factor": "1.5",
+                    "kalman_r": "bad",  # fails to cast → the global value
+                    "kalman_q": True,
+                    "long": {"z_score_long": "-0.75"},
+                    "short": "not an object",  # ignored: only an object is a direction layer
+                },
+                "M7": {"window_length": 3},  # a name no chain TF has: never used
+            },
+            "scenario6_X9_long_window_length": 10,  # flattened key of an unknown TF: never used
+        }
+    )
+    long_ = p.s6_params_for("M30", "long", "H1")
+    assert (long_.window_length, long_.b_b_length, long_.std_factor) == (12, 7, 1.5)
+    assert (long_.kalman_r, long_.kalman_q, long_.threshold) == (0.01, 1.0, -0.75)
+    assert p.s6_params_for("M30", "short", "H1").threshold == 2.5
+    assert p.s6_params_for("M30", "short", "H1").usable()
+    negative = parse_params({"scenario6_params": {"H1": {"window_length": -5, "b_b_length": 1, "z_score": "x"}}})
+    r = negative.s6_params_for("H1", "long", "M5")
+    assert r.window_length == 100  # a negative length fails the cast → global
+    assert r.b_b_length == 1
+    assert not r.usable()  # a window below 2: this TF's check always fails
+    assert r.threshold == -2.5  # z_score given but not a number → the global threshold
+
+
+def test_s6_entries_for_the_same_tf_merge_in_sorted_key_order() -> None:
+    p = parse_params({"scenario6_params": {"PRIMARY": {"window_length": 10}, "H1": {"window_length": 12}}})
+    assert p.s6_params_for("H1", "long", "H1").window_length == 10  # "H1" < "PRIMARY": PRIMARY wins
+    assert p.s6_params_for("H1", "long", "M30").window_length == 12
+    q = parse_params({"scenario6_m30_long_window_length": 11, "scenario6_M30_long_window_length": 10})
+    assert q.s6_params_for("M30", "long", "H1").window_length == 11  # "scenario6_M…" < "scenario6_m…"
+
+
 @pytest.mark.parametrize(
     "params",
     [
-        {"scenario6_params": {"M30": {"foo": 1}}},
-        {"scenario6_params": {"M30": {"long": {"window_length": 1}}}},
-        {"scenario6_params": {"M30": {"long": {"std_factor": "1.0"}}}},
-        {"scenario6_params": {"M7": {"window_length": 10}}},
-        {"scenario6_params": {"m30": {}, "M30": {}}},
-        {"scenario6_M30_long_window_length": 1.5},
-        {"scenario6_M30_long_kalman_r": 0},
-        {"scenario6_M30_long_window_length": 10, "scenario6_m30_LONG_window_length": 11},
-        {"scenario6_X9_long_window_length": 10},
+        {"scenario6_params": {"M30": [1]}},
+        {"scenario6_params": "M30"},
+        {"scenario6_flat": {"not_a_flat_key": 1}},
+        {"scenario6_flat": {"scenario6_M30_long_window_length": 1}, "scenario6_M30_long_b_b_length": 5},
+        {"scenario6_timeframes": [5]},
     ],
 )
-def test_s6_params_are_strict(params: dict[str, Any]) -> None:
+def test_s6_structure_is_checked(params: dict[str, Any]) -> None:
     _invalid(params)
-
-
-def test_s6_primary_and_named_tf_together_is_an_error() -> None:
-    p = parse_params({"scenario6_params": {"PRIMARY": {"window_length": 10}, "H1": {"window_length": 12}}})
-    with pytest.raises(InvalidConfigError, match="PRIMARY"):
-        p.s6_params_for("H1", "long", "H1")
-    assert p.s6_params_for("H1", "long", "M30").window_length == 12
 
 
 def test_params_round_trip() -> None:
     p = parse_params({"scenario6_H1_long_z_score": -1.0, "htf_filter": "Above", "garch_omega": 0.0})
     again = parse_params(p.model_dump())
     assert again == p
+    dumped = p.model_dump(mode="json", exclude_unset=True)  # what omega.config hands to both backends
+    assert dumped == {"scenario6_H1_long_z_score": -1.0, "htf_filter": "above", "garch_omega": 0.0}
+    assert parse_params(dumped) == p
 
 
 # ------------------------------------------------------------------------------------------------
@@ -551,6 +608,25 @@ def test_worked_example_scenario1() -> None:
     assert all(math.isnan(z[i]) for i in range(4))
 
 
+def test_worked_example_as_a_backtest() -> None:
+    """§8 "as a backtest from bar 0": short at bar 5, TP exit at bar 6, long at bar 7 (still open)."""
+    market = _example_market()
+    candles: dict[str, Any] = {"timestamp_us": market.timestamp_us}
+    for side in ("bid", "ask"):
+        for f in ("open", "high", "low", "close", "volume"):
+            candles[f"{side}_{f}"] = getattr(market, f"{side}_{f}")
+    config = {**copy.deepcopy(EXAMPLE_CONFIG), "engine": {"close_at_end": False}}
+    result = run_reference_backtest(MeanReversionZScoreReference, config, candles)
+    assert len(result.trades) == 1
+    short = result.trades[0]
+    assert (short.direction, short.entry_index, short.exit_index) == ("short", 5, 6)
+    assert (short.entry_price, short.exit_price, short.exit_reason) == (1.1030, 1.10228, "take_profit")
+    assert (short.scenario, short.reason, short.tags) == (1, "zscore_ema_short", ("zscore", "ema", "scenario1"))
+    assert len(result.open_positions) == 1
+    long_ = result.open_positions[0]
+    assert (long_.direction, long_.entry_index, long_.stop_loss, long_.take_profit) == ("long", 7, 1.09159, 1.10007)
+
+
 def test_direction_filter_and_scenarios_gate_the_example() -> None:
     market = _example_market()
     cache = IndicatorCache(MarketHost(market))
@@ -647,6 +723,16 @@ def test_config_warnings() -> None:
         "local z is never valid",
     ):
         assert needle in text
+    s6 = config_warnings(
+        parse_config(
+            {
+                **base,
+                "enabled_scenarios": [6],
+                "params": {"scenario6_timeframes": ["H4"], "scenario6_params": {"H4": {"long": {"window_length": 1}}}},
+            }
+        )
+    )
+    assert any("H4 long: a window below 2" in m for m in s6)
     strat = MeanReversionZScoreReference()
     with pytest.warns(MrzConfigWarning, match="intraday_vol_allowed"):
         strat.on_init({**base, "enabled_scenarios": [5], "params": {"intraday_vol_allowed": []}})

@@ -2,30 +2,46 @@
 
 Two models:
 
-* :class:`MrzParams` — the ``params`` section of an Omega config: every strategy parameter of §2
-  except ``enabled_scenarios`` and ``direction_filter``, which Omega keeps at the top level of the
-  config (the core's ``StrategyConfig``), plus ``stale_bar_limit_bars`` (§1 stale rule).
+* :class:`MrzParams` — the ``params`` section of an Omega config: every strategy parameter of §2,
+  plus ``stale_bar_limit_bars`` (§1 stale rule). ``enabled_scenarios`` and ``direction_filter``
+  normally live at the top level of the config (the core's ``StrategyConfig``); given inside
+  ``params`` (the original layout) they override the top level, as in the Rust port.
 * :class:`MrzConfig` — the whole Omega config as the strategy sees it (``symbol``, ``timeframe``,
   ``enabled_scenarios``, ``direction_filter``, ``params``, ``engine``; the engine section is
   validated by the engine, not here).
 
-Parsing is strict (§7 #16, #17): integers must be JSON integers, floats JSON numbers, booleans JSON
-booleans, lists JSON lists; modes and timeframe names are trimmed and case-normalised and must then
-be one of the allowed values; unknown keys are errors. Every problem raises
-:class:`omega.errors.InvalidConfigError` (E4002) naming the key.
+Parsing follows §2 with the strict decisions of §7 #16/#17: integers must be JSON integers (or
+whole-number floats), floats JSON numbers, booleans JSON booleans, lists JSON lists; filter modes,
+``intraday_vol_feature`` and timeframe names are trimmed and case-normalised and must then be one
+of the allowed values; unknown keys are errors. Where §2 itself states a lenient rule it is kept:
+``direction_filter`` (anything but long/short = both), ``enabled_scenarios`` entries (invalid ones
+ignored, none left = all), ``scenario6_mode`` (anything but any = all) and scenario-6 override
+values (cast as V1 did, a failed cast gives the global value, unknown override keys ignored).
+Every problem raises :class:`omega.errors.InvalidConfigError` (E4002) naming the key.
 
 :func:`from_original_config` converts the original V1/V2 JSON layout into an Omega config dict.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from omega.errors import InvalidConfigError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = [
     "ALL_SCENARIOS",
@@ -34,12 +50,11 @@ __all__ = [
     "MrzConfig",
     "MrzConfigWarning",
     "MrzParams",
-    "S6DirParams",
     "S6Resolved",
-    "S6TfParams",
     "config_warnings",
     "default_cluster_window",
     "from_original_config",
+    "is_no_timeframe",
     "normalize_timeframe",
     "parse_config",
     "parse_params",
@@ -65,7 +80,7 @@ S6_PARAM_KEYS: tuple[str, ...] = (
 
 #: Flattened scenario-6 keys: ``scenario6_<TF>_<long|short>_<key>`` (case-insensitive).
 _S6_FLAT_RE = re.compile(
-    r"^scenario6_([A-Za-z0-9]+)_(long|short)_(" + "|".join(S6_PARAM_KEYS) + r")$",
+    r"^scenario6_([A-Za-z0-9]+)_(long|short)_(" + "|".join(S6_PARAM_KEYS) + r")\Z",
     re.IGNORECASE,
 )
 
@@ -77,12 +92,20 @@ class MrzConfigWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------------------------
-# Strict scalar types
+# Scalar types: strict JSON types; integers may be given as whole-number floats (14.0), as the
+# Rust port's parser accepts them
 # --------------------------------------------------------------------------------------------
-Int0 = Annotated[int, Field(strict=True, ge=0)]
-Int1 = Annotated[int, Field(strict=True, ge=1)]
-Int2 = Annotated[int, Field(strict=True, ge=2)]
-AnyInt = Annotated[int, Field(strict=True)]
+def _whole_float_to_int(v: Any) -> Any:
+    if isinstance(v, float) and math.isfinite(v) and v == math.trunc(v) and abs(v) < 9.0e15:
+        return int(v)
+    return v
+
+
+_Whole = BeforeValidator(_whole_float_to_int)
+Int0 = Annotated[int, _Whole, Field(strict=True, ge=0)]
+Int1 = Annotated[int, _Whole, Field(strict=True, ge=1)]
+Int2 = Annotated[int, _Whole, Field(strict=True, ge=2)]
+AnyInt = Annotated[int, _Whole, Field(strict=True)]
 Num = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Num0 = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0)]
 NumPos = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0)]
@@ -95,8 +118,13 @@ def normalize_timeframe(value: str, *, allow: tuple[str, ...] = ()) -> str:
     tf = value.strip().upper()
     if tf in TIMEFRAME_MINUTES or tf in allow:
         return tf
-    allowed = ", ".join([*TIMEFRAME_MINUTES, *allow])
+    allowed = ", ".join(repr(a) for a in [*TIMEFRAME_MINUTES, *allow])
     raise ValueError(f"unknown timeframe {value!r} (allowed: {allowed})")
+
+
+def is_no_timeframe(tf: str) -> bool:
+    """True for the filter timeframes that mean "not applied" (``""`` and ``"NONE"``, §3.3)."""
+    return tf in ("", "NONE")
 
 
 def default_cluster_window(timeframe: str) -> int:
@@ -169,37 +197,41 @@ class _StrictModel(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
-# Scenario 6 overrides
+# Scenario 6 overrides (§2): kept as given, cast when resolved, as V1 and the Rust port do
 # --------------------------------------------------------------------------------------------
-class S6DirParams(_StrictModel):
-    """Scenario-6 overrides for one timeframe (and possibly one direction); unset = inherited."""
-
-    window_length: Int2 | None = None
-    b_b_length: Int2 | None = None
-    std_factor: Num0 | None = None
-    kalman_r: NumPos | None = None
-    kalman_q: Num0 | None = None
-    z_score_long: Num | None = None
-    z_score_short: Num | None = None
-    z_score: Num | None = None
-
-    def set_values(self) -> dict[str, float | int]:
-        """The keys this layer sets, with their values."""
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
-_S6_DIR_ADAPTER: TypeAdapter[S6DirParams] = TypeAdapter(S6DirParams)
+def _cast_int(v: Any) -> int | None:
+    """V1's ``int(v)`` for an override: booleans 0/1, numbers truncated, integer strings; None = fails."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return math.trunc(v) if math.isfinite(v) and abs(v) < 9.0e15 else None
+    if isinstance(v, str) and _INT_TEXT.fullmatch(v.strip()):
+        return int(v.strip())
+    return None
 
 
-class S6TfParams(S6DirParams):
-    """``scenario6_params[TF]``: flat overrides for both directions plus optional ``long``/``short``."""
+def _cast_float(v: Any) -> float | None:
+    """V1's ``float(v)`` for an override (booleans, numbers, numeric strings); None = fails or not finite."""
+    f: float | None = None
+    if isinstance(v, bool):
+        f = 1.0 if v else 0.0
+    elif isinstance(v, int | float):
+        f = float(v)
+    elif isinstance(v, str) and _FLOAT_TEXT.fullmatch(v.strip()):
+        f = float(v.strip())
+    return f if f is not None and math.isfinite(f) else None
 
-    long: S6DirParams | None = None
-    short: S6DirParams | None = None
 
-    def set_values(self) -> dict[str, float | int]:
-        """The flat (direction-independent) keys this object sets."""
-        return {k: v for k, v in self.model_dump(exclude={"long", "short"}).items() if v is not None}
+def _s6_name(raw: str, primary: str) -> str:
+    """A scenario-6 timeframe name: trimmed, upper-cased, ``PRIMARY`` → the primary timeframe."""
+    up = raw.strip().upper()
+    return primary.strip().upper() if up == "PRIMARY" else up
 
 
 class S6Resolved(BaseModel):
@@ -214,14 +246,29 @@ class S6Resolved(BaseModel):
     kalman_q: float
     threshold: float
 
+    def usable(self) -> bool:
+        """False when a window is below 2: the indicators refuse it and this TF's check always fails."""
+        return self.window_length >= 2 and self.b_b_length >= 2
 
-def _s6_tf_key(raw: object, where: str) -> str:
-    if not isinstance(raw, str):
-        raise ValueError(f"{where}: timeframe key must be a string, got {raw!r}")
-    try:
-        return normalize_timeframe(raw, allow=("PRIMARY",))
-    except ValueError as e:
-        raise ValueError(f"{where}: {e}") from None
+
+def _parse_enabled(v: Any) -> list[int]:
+    """V1's scenario list: entries that are not whole numbers 1..6 (or integer strings) are ignored;
+    nothing left (or null) means every scenario. Booleans are ignored, as the Rust port does."""
+    if v is None:
+        return list(ALL_SCENARIOS)
+    if not isinstance(v, list):
+        raise ValueError("must be a list of scenario numbers")
+    found: set[int] = set()
+    for e in v:
+        n: int | None = None
+        if isinstance(e, str):
+            n = int(e.strip()) if _INT_TEXT.fullmatch(e.strip()) else None
+        elif not isinstance(e, bool):
+            w = _whole_float_to_int(e)
+            n = w if isinstance(w, int) else None
+        if n is not None and 1 <= n <= 6:
+            found.add(n)
+    return sorted(found) if found else list(ALL_SCENARIOS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,10 +291,15 @@ class MrzParams(_StrictModel):
     kalman_r: NumPos = 0.01
     kalman_q: Num0 = 1.0
     tp_min_distance: Num0 = 1.0
+    #: Original layout inside ``params``: overrides the top-level field when given (trimmed,
+    #: lower-cased; anything but long/short means both, §2).
+    direction_filter: Str | None = None
+    #: Original layout inside ``params``: overrides the top-level field when given (§2 list rules).
+    enabled_scenarios: list[int] | None = None
     # Position manager (§6); 0 is an error (§7 #16), null disables the timeout
     use_position_manager: Bool = True
     max_holding_minutes: Int1 | None = 30
-    # HTF filters (§3.3)
+    # HTF filters (§3.3); "" and "NONE" = not applied
     htf_tf: Str = "D1"
     htf_ema: Int1 = 100
     htf_filter: Str = "both"
@@ -275,11 +327,10 @@ class MrzParams(_StrictModel):
     # Scenario 6 (§2, §4)
     scenario6_mode: Str = "all"
     scenario6_timeframes: Annotated[list[Str], Field(strict=True)] = Field(default_factory=list)
-    scenario6_params: Annotated[dict[str, S6TfParams], Field(strict=True)] = Field(default_factory=dict)
-    #: Parsed form of the flattened keys ``scenario6_<TF>_<dir>_<key>`` (TF → direction → overrides).
-    scenario6_flat: Annotated[dict[str, dict[Literal["long", "short"], S6DirParams]], Field(strict=True)] = Field(
-        default_factory=dict
-    )
+    #: ``{TF: {overrides…, "long": {…}, "short": {…}}}`` as given; cast when resolved.
+    scenario6_params: Annotated[dict[str, dict[str, Any]], Field(strict=True)] = Field(default_factory=dict)
+    #: The flattened keys ``scenario6_<TF>_<long|short>_<key>`` as given (key → value).
+    scenario6_flat: Annotated[dict[str, Any], Field(strict=True)] = Field(default_factory=dict)
     # §1 stale rule: 0 = automatic limit
     stale_bar_limit_bars: Int0 = 0
 
@@ -287,47 +338,54 @@ class MrzParams(_StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _collect_flattened(cls, data: Any) -> Any:
-        """Move ``scenario6_<TF>_<dir>_<key>`` keys into ``scenario6_flat`` (checked one by one)."""
+        """Move ``scenario6_<TF>_<dir>_<key>`` keys into ``scenario6_flat``."""
         if not isinstance(data, dict):
             return data
-        hoisted = {"enabled_scenarios", "direction_filter"}
-        for key in hoisted & set(data):
-            raise ValueError(f"'{key}' is a top-level config key in Omega, not a strategy parameter")
         out: dict[str, Any] = {}
-        flat: dict[str, dict[str, dict[str, Any]]] = {}
-        seen: dict[tuple[str, str, str], str] = {}
+        flat: dict[str, Any] = {}
         for key, val in data.items():
-            m = _S6_FLAT_RE.match(key) if isinstance(key, str) else None
-            if m is None:
+            if isinstance(key, str) and _S6_FLAT_RE.match(key):
+                flat[key] = val
+            else:
                 out[key] = val
-                continue
-            tf = _s6_tf_key(m.group(1), key)
-            direction = m.group(2).lower()
-            pkey = m.group(3).lower()
-            ident = (tf, direction, pkey)
-            if ident in seen:
-                raise ValueError(f"'{key}' and '{seen[ident]}' set the same scenario-6 override")
-            seen[ident] = key
-            try:
-                _S6_DIR_ADAPTER.validate_python({pkey: val})
-            except ValidationError as e:
-                raise ValueError(f"'{key}': {e.errors()[0]['msg']} (got {val!r})") from None
-            flat.setdefault(tf, {}).setdefault(direction, {})[pkey] = val
         if flat:
             if "scenario6_flat" in out:
                 raise ValueError("give scenario-6 flattened keys or 'scenario6_flat', not both")
             out["scenario6_flat"] = flat
         return out
 
+    @model_serializer(mode="wrap")
+    def _flatten_on_dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Dump ``scenario6_flat`` back as the flattened keys and leave out the unset top-level overrides,
+        so that a dump is valid input to either backend and means the same."""
+        out: dict[str, Any] = handler(self)
+        for key in ("enabled_scenarios", "direction_filter"):  # None = not given (the top level applies)
+            if key in out and out[key] is None:
+                del out[key]
+        flat = out.pop("scenario6_flat", None)
+        if flat:
+            out.update(flat)
+        return out
+
+    @field_validator("enabled_scenarios", mode="before")
+    @classmethod
+    def _enabled(cls, v: Any) -> Any:
+        return _parse_enabled(v)
+
+    @field_validator("direction_filter")
+    @classmethod
+    def _direction(cls, v: str | None) -> str | None:
+        return None if v is None else v.strip().lower()
+
     @field_validator("htf_tf")
     @classmethod
     def _norm_htf_tf(cls, v: str) -> str:
-        return normalize_timeframe(v, allow=("NONE",))
+        return normalize_timeframe(v, allow=("NONE", ""))
 
     @field_validator("extra_htf_tf")
     @classmethod
     def _norm_extra_htf_tf(cls, v: str) -> str:
-        return normalize_timeframe(v, allow=("NONE", "AUTO"))
+        return normalize_timeframe(v, allow=("NONE", "", "AUTO"))
 
     @field_validator("htf_filter", "extra_htf_filter")
     @classmethod
@@ -353,14 +411,13 @@ class MrzParams(_StrictModel):
     @field_validator("scenario6_mode")
     @classmethod
     def _norm_s6_mode(cls, v: str) -> str:
-        mode = v.strip().lower()
-        if mode not in ("all", "any"):
-            raise ValueError("must be 'all' or 'any'")
-        return mode
+        return "any" if v.strip().lower() == "any" else "all"  # §2: anything else = all
 
     @field_validator("scenario6_timeframes", mode="before")
     @classmethod
     def _s6_tfs_scalar(cls, v: Any) -> Any:
+        if v is None:
+            return []
         return [v] if isinstance(v, str) else v
 
     @field_validator("scenario6_timeframes")
@@ -368,6 +425,8 @@ class MrzParams(_StrictModel):
     def _norm_s6_tfs(cls, v: list[str]) -> list[str]:
         out: list[str] = []
         for raw in v:
+            if not raw.strip():
+                continue
             tf = normalize_timeframe(raw, allow=("PRIMARY",))
             if tf not in out:
                 out.append(tf)
@@ -375,29 +434,16 @@ class MrzParams(_StrictModel):
 
     @field_validator("scenario6_params", mode="before")
     @classmethod
-    def _norm_s6_param_keys(cls, v: Any) -> Any:
-        if not isinstance(v, dict):
-            return v
-        out: dict[str, Any] = {}
-        for raw, val in v.items():
-            tf = _s6_tf_key(raw, "scenario6_params")
-            if tf in out:
-                raise ValueError(f"timeframe {tf} given twice")
-            out[tf] = val
-        return out
+    def _s6_params_null(cls, v: Any) -> Any:
+        return {} if v is None else v
 
-    @field_validator("scenario6_flat", mode="before")
+    @field_validator("scenario6_flat")
     @classmethod
-    def _norm_s6_flat_keys(cls, v: Any) -> Any:
-        if not isinstance(v, dict):
-            return v
-        out: dict[str, Any] = {}
-        for raw, val in v.items():
-            tf = _s6_tf_key(raw, "scenario6_flat")
-            if tf in out:
-                raise ValueError(f"timeframe {tf} given twice")
-            out[tf] = val
-        return out
+    def _check_flat_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            if not _S6_FLAT_RE.match(key):
+                raise ValueError(f"{key!r} is not a key scenario6_<TF>_<long|short>_<name>")
+        return v
 
     # ---- derived values -------------------------------------------------------------------
     def htf_b_timeframe(self, primary: str) -> str:
@@ -423,49 +469,61 @@ class MrzParams(_StrictModel):
 
     def s6_timeframes(self, primary: str) -> list[str]:
         """Scenario-6 chain timeframes with PRIMARY resolved, de-duplicated keeping order."""
-        p = primary.strip().upper()
         out: list[str] = []
         for tf in self.scenario6_timeframes:
-            name = p if tf == "PRIMARY" else tf
+            name = _s6_name(tf, primary)
             if name not in out:
                 out.append(name)
         return out
 
-    def _s6_lookup(self, table: dict[str, Any], tf: str, primary: str) -> Any:
-        p = primary.strip().upper()
-        hits = [v for k, v in table.items() if (p if k == "PRIMARY" else k) == tf]
-        if len(hits) > 1:
-            raise InvalidConfigError(
-                f"scenario-6 overrides for {tf} given both as PRIMARY and as {tf}", {"key": "params.scenario6_params"}
-            )
-        return hits[0] if hits else None
-
     def s6_params_for(self, tf: str, direction: Literal["long", "short"], primary: str) -> S6Resolved:
-        """Effective scenario-6 parameters for (TF, direction): global values, then the TF's flat keys,
-        then ``[TF][direction]``, then flattened keys; the threshold is ``z_score`` if set, else
-        ``z_score_<direction>`` (merged), else the global threshold (spec §2)."""
-        merged: dict[str, float | int] = {}
-        tf_params: S6TfParams | None = self._s6_lookup(self.scenario6_params, tf, primary)
-        if tf_params is not None:
-            merged.update(tf_params.set_values())
-            dir_params = tf_params.long if direction == "long" else tf_params.short
-            if dir_params is not None:
-                merged.update(dir_params.set_values())
-        flat_tf: dict[str, S6DirParams] | None = self._s6_lookup(self.scenario6_flat, tf, primary)
-        if flat_tf is not None and direction in flat_tf:
-            merged.update(flat_tf[direction].set_values())
-        if "z_score" in merged:
-            threshold = float(merged["z_score"])
-        elif direction == "long":
-            threshold = float(merged.get("z_score_long", self.z_score_long))
-        else:
-            threshold = float(merged.get("z_score_short", self.z_score_short))
+        """Effective scenario-6 parameters for (TF, direction) (§2, §7 #12).
+
+        Layers, later ones winning: the TF's flat keys, then ``[TF][direction]``, then the
+        flattened keys; entries whose key names the same TF (e.g. ``PRIMARY`` and the primary's
+        name) are merged in sorted key order, as the Rust port's JSON map iterates. Values are cast
+        as V1 did (§2); a value that fails to cast gives the global value. The threshold is the
+        ``z_score`` layer value if that key is set at all, else ``z_score_<direction>``, else the
+        global threshold.
+        """
+        merged: dict[str, Any] = {}
+        nested = [(_s6_name(k, primary), v) for k, v in sorted(self.scenario6_params.items())]
+        for name, obj in nested:
+            if name == tf:
+                merged.update({k: obj[k] for k in S6_PARAM_KEYS if k in obj})
+        for name, obj in nested:
+            sub = obj.get(direction) if name == tf else None
+            if isinstance(sub, dict):
+                merged.update({k: sub[k] for k in S6_PARAM_KEYS if k in sub})
+        for key in sorted(self.scenario6_flat):
+            m = _S6_FLAT_RE.match(key)
+            assert m is not None
+            if m.group(2).lower() == direction and _s6_name(m.group(1), primary) == tf:
+                merged[m.group(3).lower()] = self.scenario6_flat[key]
+
+        def as_int(key: str, default: int) -> int:
+            v = _cast_int(merged[key]) if key in merged else None
+            return v if v is not None and v >= 0 else default
+
+        def as_float(key: str, default: float) -> float:
+            v = _cast_float(merged[key]) if key in merged else None
+            return default if v is None else v
+
+        own, global_thr = (
+            ("z_score_long", self.z_score_long)
+            if direction == "long"
+            else (
+                "z_score_short",
+                self.z_score_short,
+            )
+        )
+        threshold = as_float("z_score", global_thr) if "z_score" in merged else as_float(own, global_thr)
         return S6Resolved(
-            window_length=int(merged.get("window_length", self.window_length)),
-            b_b_length=int(merged.get("b_b_length", self.b_b_length)),
-            std_factor=float(merged.get("std_factor", self.std_factor)),
-            kalman_r=float(merged.get("kalman_r", self.kalman_r)),
-            kalman_q=float(merged.get("kalman_q", self.kalman_q)),
+            window_length=as_int("window_length", self.window_length),
+            b_b_length=as_int("b_b_length", self.b_b_length),
+            std_factor=as_float("std_factor", self.std_factor),
+            kalman_r=as_float("kalman_r", self.kalman_r),
+            kalman_q=as_float("kalman_q", self.kalman_q),
             threshold=threshold,
         )
 
@@ -474,19 +532,13 @@ class MrzParams(_StrictModel):
         return self.garch_alpha + self.garch_beta < 1.0
 
 
-def _norm_scenarios(v: Any) -> Any:
-    if isinstance(v, list) and not v:
-        return list(ALL_SCENARIOS)
-    return v
-
-
 class MrzConfig(_StrictModel):
     """An Omega config for MRZ: the top level of the core's ``StrategyConfig`` with typed ``params``."""
 
     symbol: Str
     timeframe: Str
-    #: Scenario numbers 1..6; an empty list means all (§2). Order is irrelevant (§5).
-    enabled_scenarios: Annotated[list[Annotated[int, Field(strict=True, ge=1, le=6)]], Field(strict=True)] = Field(
+    #: Scenario numbers; entries outside 1..6 are ignored and nothing left means all (§2).
+    enabled_scenarios: Annotated[list[Annotated[int, Field(strict=True, ge=0)]], Field(strict=True)] = Field(
         default_factory=lambda: list(ALL_SCENARIOS)
     )
     direction_filter: Literal["long", "short", "both"] = "both"
@@ -506,18 +558,24 @@ class MrzConfig(_StrictModel):
     def _tf(cls, v: str) -> str:
         return normalize_timeframe(v)
 
-    @field_validator("enabled_scenarios", mode="before")
-    @classmethod
-    def _scen(cls, v: Any) -> Any:
-        return _norm_scenarios(v)
+    def scenarios(self) -> list[int]:
+        """Effective enabled scenarios: ``params.enabled_scenarios`` if given, else the top level."""
+        if self.params.enabled_scenarios is not None:
+            return list(self.params.enabled_scenarios)
+        return _parse_enabled(list(self.enabled_scenarios))
+
+    def direction(self) -> str:
+        """Effective direction filter: ``params.direction_filter`` if given, else the top level."""
+        return self.params.direction_filter if self.params.direction_filter is not None else self.direction_filter
 
     def scenario_enabled(self, n: int) -> bool:
         """Whether scenario ``n`` is enabled."""
-        return n in self.enabled_scenarios
+        return n in self.scenarios()
 
     def direction_allowed(self, direction: str) -> bool:
-        """Whether ``direction_filter`` admits ``direction``."""
-        return self.direction_filter == "both" or self.direction_filter == direction
+        """Whether the effective direction filter admits ``direction`` (anything but long/short = both)."""
+        d = self.direction()
+        return d not in ("long", "short") or d == direction
 
 
 def parse_params(params: dict[str, Any] | MrzParams | None) -> MrzParams:
@@ -567,10 +625,14 @@ def config_warnings(cfg: MrzConfig) -> list[str]:
         tfs += [("htf_tf", p.htf_tf), ("extra_htf_tf", p.htf_b_timeframe(primary))]
     if cfg.scenario_enabled(6):
         tfs += [("scenario6_timeframes", tf) for tf in p.s6_timeframes(primary)]
+        for tf in p.s6_timeframes(primary):
+            for d in ("long", "short"):
+                if cfg.direction_allowed(d) and not p.s6_params_for(tf, d, primary).usable():
+                    out.append(f"scenario-6 {tf} {d}: a window below 2 is never valid, that check always fails")
         if not p.scenario6_timeframes:
             out.append("scenario6_timeframes is empty: scenario 6 never fires")
     for name, tf in tfs:
-        if tf != "NONE" and not _tf_buildable(tf, primary):
+        if not is_no_timeframe(tf) and not _tf_buildable(tf, primary):
             out.append(f"{name} {tf} cannot be built from primary {primary}: its values are missing everywhere")
     return out
 
@@ -735,11 +797,19 @@ def from_original_config(cfg: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {"symbol": symbol, "timeframe": timeframe}
     if "enabled_scenarios" in raw_params:
-        es = raw_params.pop("enabled_scenarios")
-        out["enabled_scenarios"] = list(ALL_SCENARIOS) if es is None else es
+        try:  # §2 list rules; a scalar is an error (§7 #17)
+            out["enabled_scenarios"] = _parse_enabled(raw_params.pop("enabled_scenarios"))
+        except ValueError as e:
+            raise _bad("enabled_scenarios", str(e)) from None
     if "direction_filter" in raw_params:
         df = raw_params.pop("direction_filter")
-        out["direction_filter"] = df.strip().lower() if isinstance(df, str) else df
+        if not isinstance(df, str):
+            raise _bad("direction_filter", f"must be a string, got {df!r}")
+        d = df.strip().lower()
+        if d not in ("long", "short", "both"):
+            warnings.warn(f"direction_filter {df!r} means both (spec §2)", MrzConfigWarning, stacklevel=2)
+            d = "both"
+        out["direction_filter"] = d
 
     # --- timestamp alignment
     ta = _as_dict(cfg.get("timestamp_alignment"), "timestamp_alignment")

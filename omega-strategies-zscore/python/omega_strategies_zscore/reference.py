@@ -28,6 +28,7 @@ from omega_strategies_zscore.params import (
     MrzConfigWarning,
     S6Resolved,
     config_warnings,
+    is_no_timeframe,
     parse_config,
 )
 from omega_strategies_zscore.reference_indicators import (
@@ -141,7 +142,7 @@ class MeanReversionZScoreReference(Strategy):
         bars = cache.bars()
         self._n = len(bars.open_time_us)
         self._bid_close = bars.bid_close
-        enabled = set(cfg.enabled_scenarios)
+        enabled = set(cfg.scenarios())
         dirs = [d for d in ("long", "short") if cfg.direction_allowed(d)]
         nan_series = [math.nan] * self._n
 
@@ -239,7 +240,7 @@ class MeanReversionZScoreReference(Strategy):
         ]
 
     def _view(self, cache: IndicatorCache, tf: str, needed: bool) -> HtfView | None:
-        if tf == "NONE" or not needed:
+        if is_no_timeframe(tf) or not needed:
             return None
         view = HtfView(cache, tf, self._config().timeframe, self._config().params.stale_bar_limit_bars)
         if not view.available:
@@ -294,7 +295,7 @@ class MeanReversionZScoreReference(Strategy):
 
     @staticmethod
     def _passes(tf: str, bias: int | None, mode: str) -> bool:
-        if tf == "NONE" or mode in ("none", "both"):
+        if is_no_timeframe(tf) or mode in ("none", "both"):
             return True
         if bias is None:
             return False
@@ -316,7 +317,14 @@ class MeanReversionZScoreReference(Strategy):
         ok = self._passes(self._htf_a_tf, bias_a, p.htf_filter) and self._passes(
             self._htf_b_tf, bias_b, p.extra_htf_filter
         )
-        snap: dict[str, float | None] = {"htf_a_close": ca, "htf_a_ema": ea, "htf_b_close": cb, "htf_b_ema": eb}
+        snap: dict[str, float | None] = {
+            "htf_a_bias": None if bias_a is None else float(bias_a),
+            "htf_b_bias": None if bias_b is None else float(bias_b),
+            "htf_a_close": ca,
+            "htf_a_ema": ea,
+            "htf_b_close": cb,
+            "htf_b_ema": eb,
+        }
         self._htf_memo = (ok, self._label(bias_a), self._label(bias_b), snap)
         self._htf_memo_i = i
         return self._htf_memo
@@ -392,8 +400,8 @@ class MeanReversionZScoreReference(Strategy):
         if missing(atr):
             return None
         entry, sl = self._entry_sl(s, direction, atr)
-        band_name = "bb_lower" if direction == "long" else "bb_upper"
-        meta = self._meta(s, z, atr, snap, bb_mid=mid, **{band_name: band})
+        band_name = "lower" if direction == "long" else "upper"
+        meta = self._meta(s, z, atr, snap, mid=mid, **{band_name: band})
         tags = ["kalman", "bollinger", f"scenario{n}", *self._htf_tags(la, lb)]
         return _Sig(direction, entry, sl, r5(mid), f"kalman_z_boll_{direction}", tags, n, meta)
 
@@ -427,7 +435,7 @@ class MeanReversionZScoreReference(Strategy):
         if missing(atr):
             return None
         entry, sl = self._entry_sl(s, direction, atr)
-        band_name = "bb_lower" if direction == "long" else "bb_upper"
+        band_name = "lower" if direction == "long" else "upper"
         meta = self._meta(s, z, atr, snap, ema=ema, **{band_name: band})
         tags = ["kalman", "bollinger", "scenario3", *self._htf_tags(la, lb)]
         return _Sig(direction, entry, sl, r5(ema), f"kalman_z_boll_{direction}", tags, 3, meta)
@@ -475,8 +483,8 @@ class MeanReversionZScoreReference(Strategy):
         if (direction == "long" and z > p.z_score_long) or (direction == "short" and z < p.z_score_short):
             return None
         entry, sl = self._entry_sl(s, direction, atr)
-        band_name = "bb_lower" if direction == "long" else "bb_upper"
-        meta = self._meta(s, z, atr, snap, bb_mid=mid, **{band_name: band})
+        band_name = "lower" if direction == "long" else "upper"
+        meta = self._meta(s, z, atr, snap, mid=mid, **{band_name: band})
         tags = ["kalman", "garch", "bollinger", "scenario4", *self._htf_tags(la, lb)]
         return _Sig(direction, entry, sl, r5(mid), f"kalman_garch_z_boll_{direction}", tags, 4, meta)
 
@@ -500,11 +508,22 @@ class MeanReversionZScoreReference(Strategy):
             if t not in tags:
                 tags.append(t)
         meta = dict(base.meta or {})
-        meta.update(_finite_meta({"vol_sigma": st.sigma, "vol_sample_size": float(st.sample_size)}))
+        meta.update(
+            _finite_meta(
+                {
+                    "vol_sigma": st.sigma,
+                    "vol_sample_size": float(st.sample_size),
+                    "vol_clusters": float(st.clusters),
+                    "vol_rank": None if st.rank < 0 else float(st.rank),
+                }
+            )
+        )
         return _Sig(direction, base.entry, base.sl, base.tp, f"kalman_z_boll_{direction}_vol_cluster", tags, 5, meta)
 
     # ------------------------------------------------------------------ scenario 6
     def _s6_check(self, tf: _S6Tf, i: int, direction: Direction) -> tuple[bool, float]:
+        if not tf.params.usable():
+            return False, math.nan  # a window the indicators refuse: this check always fails
         price = tf.view.close(i)
         if missing(price):
             return False, math.nan
@@ -545,5 +564,5 @@ class MeanReversionZScoreReference(Strategy):
             if t not in dedup:
                 dedup.append(t)
         meta = dict(base.meta or {})
-        meta.update(_finite_meta({f"s6_{tf.view.timeframe.lower()}_z": z for tf, _good, z in results}))
+        meta.update({"s6_timeframes": float(len(results)), "s6_ok": float(n_ok)})
         return _Sig(direction, base.entry, base.sl, base.tp, f"kalman_z_boll_{direction}_multi_tf", dedup, 6, meta)

@@ -271,7 +271,15 @@ class ClusterState:
     label: str = ""
     passed: bool = False
     sigma: float = NAN
+    #: Centres ascending (their count is the number of clusters used, min(k, distinct values)).
     centers: list[float] = field(default_factory=list)
+    #: Rank of the current cluster (0 = lowest), −1 when no clustering ran.
+    rank: int = -1
+
+    @property
+    def clusters(self) -> int:
+        """Number of clusters used (0 when no clustering ran)."""
+        return len(self.centers)
 
 
 class VolClusterGuard:
@@ -358,10 +366,11 @@ class VolClusterGuard:
             names[j] = CLUSTER_NAMES[rank] if rank < len(CLUSTER_NAMES) else f"cluster_{rank}"
         current = labels[-1]
         label = names[current]
+        rank = order.index(current)
         sorted_centers = [centers[j] for j in order]
         h = self.hysteresis_bars
         if h > 1 and (len(labels) < h or any(lab != current for lab in labels[-h:])):
-            return ClusterState("hysteresis_block", size, label, False, sigma, sorted_centers)
+            return ClusterState("hysteresis_block", size, label, False, sigma, sorted_centers, rank)
         if label.lower() not in self.allowed:
-            return ClusterState("label_block", size, label, False, sigma, sorted_centers)
-        return ClusterState("ok", size, label, True, sigma, sorted_centers)
+            return ClusterState("label_block", size, label, False, sigma, sorted_centers, rank)
+        return ClusterState("ok", size, label, True, sigma, sorted_centers, rank)
