@@ -38,12 +38,14 @@ def install_omega(session: nox.Session, profile: str = "release") -> None:
     for old in WHEELS.glob("*.whl"):
         old.unlink()
     for project in _projects():
-        args = ["maturin", "build", "-m", str(project / "pyproject.toml"), "-o", str(WHEELS)]
+        # maturin reads [tool.maturin] from the pyproject.toml of the directory it runs in.
+        args = ["maturin", "build", "-o", str(WHEELS)]
         if profile == "release":
             args.append("--release")
         else:
             args += ["--profile", profile]
-        session.run(*args, env=CARGO_ENV)
+        with session.chdir(project):
+            session.run(*args, env=CARGO_ENV)
     session.install("--force-reinstall", "--no-deps", *[str(w) for w in sorted(WHEELS.glob("*.whl"))])
 
 

@@ -51,8 +51,8 @@ impl StrategyConfig {
 
     /// Parse and validate JSON (E4002 on any problem).
     pub fn from_json(json: &str) -> Result<Self> {
-        let cfg: StrategyConfig = serde_json::from_str(json)
-            .map_err(|e| StrategyError::config(format!("config JSON: {e}")))?;
+        let cfg: StrategyConfig =
+            serde_json::from_str(json).map_err(|e| StrategyError::config(format!("config JSON: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -315,8 +315,9 @@ mod tests {
         assert!(e.to_string().contains("bogus"));
         let e = StrategyConfig::from_json(r#"{"symbol":"EURUSD","timeframe":"W1"}"#).unwrap_err();
         assert_eq!(e.code(), "E4002");
-        let e = StrategyConfig::from_json(r#"{"symbol":"X","timeframe":"M1","engine":{"sessions":[["25:00","01:00"]]}}"#)
-            .unwrap_err();
+        let e =
+            StrategyConfig::from_json(r#"{"symbol":"X","timeframe":"M1","engine":{"sessions":[["25:00","01:00"]]}}"#)
+                .unwrap_err();
         assert!(e.to_string().contains("sessions"));
     }
 

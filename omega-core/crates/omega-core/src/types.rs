@@ -18,15 +18,8 @@ pub enum Timeframe {
 
 impl Timeframe {
     /// All timeframes, shortest first.
-    pub const ALL: [Timeframe; 7] = [
-        Timeframe::M1,
-        Timeframe::M5,
-        Timeframe::M15,
-        Timeframe::M30,
-        Timeframe::H1,
-        Timeframe::H4,
-        Timeframe::D1,
-    ];
+    pub const ALL: [Timeframe; 7] =
+        [Timeframe::M1, Timeframe::M5, Timeframe::M15, Timeframe::M30, Timeframe::H1, Timeframe::H4, Timeframe::D1];
 
     /// Canonical name, e.g. `"M15"`.
     pub fn as_str(&self) -> &'static str {
@@ -236,9 +229,7 @@ impl TradeSignal {
         meta: Option<HashMap<String, f64>>,
     ) -> Self {
         match direction {
-            Direction::Long => {
-                TradeSignal::Long { entry_price, stop_loss, take_profit, reason, tags, scenario, meta }
-            }
+            Direction::Long => TradeSignal::Long { entry_price, stop_loss, take_profit, reason, tags, scenario, meta },
             Direction::Short => {
                 TradeSignal::Short { entry_price, stop_loss, take_profit, reason, tags, scenario, meta }
             }

@@ -61,7 +61,15 @@ pub struct MarketData {
 
 /// The names of the price columns, in schema order (DATA_SLICE_SCHEMA without symbol/timeframe/index).
 pub const PRICE_COLUMNS: [&str; 10] = [
-    "bid_open", "bid_high", "bid_low", "bid_close", "bid_volume", "ask_open", "ask_high", "ask_low", "ask_close",
+    "bid_open",
+    "bid_high",
+    "bid_low",
+    "bid_close",
+    "bid_volume",
+    "ask_open",
+    "ask_high",
+    "ask_low",
+    "ask_close",
     "ask_volume",
 ];
 
