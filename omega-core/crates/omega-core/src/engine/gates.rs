@@ -5,24 +5,11 @@
 use crate::config::EngineConfig;
 use crate::error::Result;
 
-/// Microseconds per minute.
+// One definition of the session clock for the engine, the scan and the resampler.
+pub use crate::market::session::{in_sessions, minute_of_day as minute_of_day_utc};
+
+#[cfg(test)]
 const MINUTE_US: i64 = 60_000_000;
-/// Minutes per day.
-const DAY_MINUTES: i64 = 1440;
-
-/// UTC minute of the day (0..1440) of a time in µs since the epoch (floor semantics before 1970).
-#[inline]
-pub fn minute_of_day_utc(time_us: i64) -> u32 {
-    // rem_euclid of a positive modulus is in 0..1440, so the cast cannot truncate.
-    time_us.div_euclid(MINUTE_US).rem_euclid(DAY_MINUTES) as u32
-}
-
-/// Whether minute `t` lies in one of the inclusive windows `[a, b]` (wrapping midnight when a > b).
-/// No windows = always.
-#[inline]
-pub fn in_sessions(windows: &[(u32, u32)], t: u32) -> bool {
-    windows.is_empty() || windows.iter().any(|&(a, b)| if a <= b { a <= t && t <= b } else { t >= a || t <= b })
-}
 
 /// Gate parameters of one run, resolved once from the config.
 #[derive(Clone, Debug, PartialEq)]

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod portfolio;
 pub mod result;
 pub mod rng;
+pub mod scan;
 pub mod sizing;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use result::{EngineResult, ExitReason, TradeRecord};
 pub use rng::SplitMix64;
+pub use scan::{scan_signals, ScanRow};
 
 use crate::config::StrategyConfig;
 use crate::error::{Result, StrategyError};
@@ -68,26 +70,29 @@ pub fn run_backtest(
     }
     match catch_unwind(AssertUnwindSafe(|| run_loop(strategy, cache, market, config))) {
         Ok(r) => r,
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic payload".to_string());
-            Err(StrategyError::StrategyPanicked { strategy: strategy.name().to_string(), message })
-        }
+        Err(payload) => Err(panic_error(strategy, payload)),
     }
 }
 
+/// E4008 for a panic caught while running `strategy` in-process.
+pub(crate) fn panic_error(strategy: &dyn RustStrategy, payload: Box<dyn std::any::Any + Send>) -> StrategyError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_string());
+    StrategyError::StrategyPanicked { strategy: strategy.name().to_string(), message }
+}
+
 /// Market columns of one run, cut to the same length once.
-struct Columns<'a> {
+pub(crate) struct Columns<'a> {
     ts: &'a [i64],
     bid: [&'a [f64]; 5],
     ask: [&'a [f64]; 5],
 }
 
 impl<'a> Columns<'a> {
-    fn new(m: &'a MarketData, n: usize) -> Self {
+    pub(crate) fn new(m: &'a MarketData, n: usize) -> Self {
         let c = |s: &'a [f64]| &s[..n];
         Columns {
             ts: &m.timestamp_us[..n],
@@ -109,7 +114,7 @@ impl<'a> Columns<'a> {
     }
 
     #[inline]
-    fn slice<'s>(&self, symbol: &'s str, tf: crate::types::Timeframe, i: usize) -> DataSlice<'s> {
+    pub(crate) fn slice<'s>(&self, symbol: &'s str, tf: crate::types::Timeframe, i: usize) -> DataSlice<'s> {
         let ts = self.ts[i];
         DataSlice {
             symbol,
@@ -141,7 +146,7 @@ impl<'a> Columns<'a> {
     }
 }
 
-fn invalid_signal(strategy: &dyn RustStrategy, i: usize, what: String) -> StrategyError {
+pub(crate) fn invalid_signal(strategy: &dyn RustStrategy, i: usize, what: String) -> StrategyError {
     StrategyError::InvalidSignal { reason: format!("strategy '{}' at bar {i}: {what}", strategy.name()) }
 }
 

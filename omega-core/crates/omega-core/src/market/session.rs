@@ -13,6 +13,7 @@ const EST_US: i64 = -5 * HOUR_US;
 const EDT_US: i64 = -4 * HOUR_US;
 
 /// Minute of the UTC day (0..1440) of a µs timestamp (also correct before 1970).
+#[inline]
 pub fn minute_of_day(ts_us: i64) -> u32 {
     // rem_euclid(1440) is in 0..1440, so the cast is lossless.
     ts_us.div_euclid(MINUTE_US).rem_euclid(1440) as u32
@@ -20,6 +21,7 @@ pub fn minute_of_day(ts_us: i64) -> u32 {
 
 /// Whether `minute` lies in any `[start, end]` window (both ends inclusive; `start > end` wraps
 /// midnight). No windows means always.
+#[inline]
 pub fn in_sessions(windows: &[(u32, u32)], minute: u32) -> bool {
     windows.is_empty()
         || windows.iter().any(|&(a, b)| if a <= b { a <= minute && minute <= b } else { minute >= a || minute <= b })
