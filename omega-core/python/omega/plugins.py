@@ -85,37 +85,56 @@ def _register_native(spec: StrategySpec, plugin: str) -> None:
         )
 
 
+def _collect_one(impl: Any, package: str) -> None:
+    """Call one plugin's hook, validate everything it returns, then register it (all or nothing)."""
+    plugin = impl.plugin_name
+    try:
+        items = impl.function()
+    except OmegaError:
+        raise
+    except Exception as e:
+        raise InvalidConfigError(
+            f"plugin '{plugin}': omega_register_strategies raised {type(e).__name__}: {e}",
+            {"plugin": plugin},
+        ) from e
+    if not isinstance(items, list | tuple):
+        raise InvalidConfigError(
+            f"plugin '{plugin}': omega_register_strategies must return a list, got {type(items).__name__}",
+            {"plugin": plugin},
+        )
+    specs = [StrategySpec.from_obj(item, plugin=plugin, package=package) for item in items]
+    for spec in specs:
+        _check_conflict(spec, plugin)
+    for spec in specs:
+        if spec.name in _specs:
+            continue  # the same package registering it again: a no-op
+        _register_native(spec, plugin)
+        _specs[spec.name] = spec
+        _providers[spec.name] = plugin
+    _collected.add(plugin)
+
+
+def _impls(plugin: object | None = None) -> list[Any]:
+    impls = plugin_manager().hook.omega_register_strategies.get_hookimpls()
+    return [i for i in impls if plugin is None or i.plugin is plugin]
+
+
 def _collect(packages: dict[str, str]) -> None:
-    pm = plugin_manager()
-    for impl in pm.hook.omega_register_strategies.get_hookimpls():
-        plugin = impl.plugin_name
-        if plugin in _collected:
+    """Collect every plugin not collected yet; a failing plugin does not stop the others, and the
+    first failure is raised at the end (again on the next discovery, until the plugin is fixed)."""
+    failures: list[OmegaError] = []
+    for impl in _impls():
+        if impl.plugin_name in _collected:
             continue
-        package = packages.get(plugin) or _package_of(impl.plugin)
         try:
-            items = impl.function()
-        except OmegaError:
-            raise
-        except Exception as e:
-            raise InvalidConfigError(
-                f"plugin '{plugin}': omega_register_strategies raised {type(e).__name__}: {e}",
-                {"plugin": plugin},
-            ) from e
-        if not isinstance(items, list | tuple):
-            raise InvalidConfigError(
-                f"plugin '{plugin}': omega_register_strategies must return a list, got {type(items).__name__}",
-                {"plugin": plugin},
-            )
-        specs = [StrategySpec.from_obj(item, plugin=plugin, package=package) for item in items]
-        for spec in specs:
-            _check_conflict(spec, plugin)
-        for spec in specs:
-            if spec.name in _specs:
-                continue  # same package registering again: a no-op
-            _register_native(spec, plugin)
-            _specs[spec.name] = spec
-            _providers[spec.name] = plugin
-        _collected.add(plugin)
+            _collect_one(impl, packages.get(impl.plugin_name) or _package_of(impl.plugin))
+        except OmegaError as e:
+            failures.append(e)
+    if failures:
+        first = failures[0]
+        if len(failures) > 1:
+            first.context["other_failures"] = [str(f) for f in failures[1:]]
+        raise first
 
 
 def _check_conflict(spec: StrategySpec, plugin: str) -> None:
@@ -145,14 +164,22 @@ def discover(*, force: bool = False) -> list[StrategySpec]:
 def register_plugin(plugin: object, name: str | None = None) -> list[StrategySpec]:
     """Register a plugin object or module programmatically (same validation as entry points).
 
-    Registering the same object again is a no-op. Returns the specs that plugin provides.
+    Registering the same object again is a no-op. A plugin that fails validation is unregistered
+    again (nothing of it is kept) and the error raised. Returns the specs that plugin provides.
     """
     with _lock:
         pm = plugin_manager()
         if not pm.is_registered(plugin):
             pm.register(plugin, name=name)
         plugin_name = pm.get_name(plugin) or ""
-        _collect({plugin_name: _package_of(plugin)})
+        if plugin_name not in _collected:
+            try:
+                for impl in _impls(plugin):
+                    _collect_one(impl, _package_of(plugin))
+            except OmegaError:
+                pm.unregister(plugin)
+                raise
+            _collected.add(plugin_name)
         return [s for n, s in _specs.items() if _providers.get(n) == plugin_name]
 
 
