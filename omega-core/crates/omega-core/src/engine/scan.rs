@@ -88,7 +88,7 @@ fn scan_loop(
         }
         let Some(signal) = signal else { continue };
         let p = signal.parts();
-        let tp_ok = p.take_profit.is_none_or(f64::is_finite);
+        let tp_ok = p.take_profit.map_or(true, f64::is_finite);
         if !(p.entry_price.is_finite() && p.stop_loss.is_finite() && tp_ok) {
             return Err(invalid_signal(
                 strategy,
