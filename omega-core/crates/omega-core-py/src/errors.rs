@@ -17,13 +17,19 @@ fn variant_context(e: &StrategyError) -> Vec<(&'static str, String)> {
         InvalidParameter { name, .. } => vec![("key", name.clone())],
         IndicatorError { indicator, .. } => vec![("indicator", indicator.clone())],
         StrategyPanicked { strategy, message } => vec![("strategy", strategy.clone()), ("panic", message.clone())],
-        ConfigError { .. }
-        | DataError { .. }
+        ConfigError { reason } => unknown_field(reason).map(|k| vec![("key", k)]).unwrap_or_default(),
+        DataError { .. }
         | PositionLimitExceeded { .. }
         | InvalidSignal { .. }
         | PluginIncompatible { .. }
         | InternalError { .. } => Vec::new(),
     }
+}
+
+/// The key serde names in "unknown field `x`" (config JSON errors), if any.
+fn unknown_field(reason: &str) -> Option<String> {
+    let rest = reason.split("unknown field `").nth(1)?;
+    rest.split('`').next().map(str::to_string)
 }
 
 /// Build the Python exception for `e`, adding `extra` context entries (e.g. the strategy name).
@@ -89,4 +95,27 @@ pub fn register(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add("OmegaError", errors.getattr("OmegaError")?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_unknown_field_is_the_key() {
+        assert_eq!(unknown_field("config JSON: unknown field `bogus`, expected one of `a`"), Some("bogus".into()));
+        assert_eq!(unknown_field("config JSON: missing field `symbol`"), None);
+        let ctx = variant_context(&StrategyError::config("config JSON: unknown field `colour`, expected x"));
+        assert_eq!(ctx, vec![("key", String::from("colour"))]);
+        let ctx = variant_context(&StrategyError::param("engine.seed", "bad"));
+        assert_eq!(ctx, vec![("key", String::from("engine.seed"))]);
+    }
+
+    #[test]
+    fn panic_payloads() {
+        let p = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+        assert_eq!(panic_message(p.as_ref()), "boom 1");
+        let p = std::panic::catch_unwind(|| panic!("static")).unwrap_err();
+        assert_eq!(core_panic(p.as_ref()).code(), "E4009");
+    }
 }

@@ -245,3 +245,90 @@ fn validate_candles<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_candles, m)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Float32Array, Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
+    use arrow_schema::Field;
+
+    use super::*;
+
+    fn batch(n: usize, start: i64) -> RecordBatch {
+        let ts: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n as i64).map(|i| (start + i) * 60_000_000)));
+        let mut fields = vec![Field::new("timestamp_us", DataType::Int64, false)];
+        let mut cols = vec![ts];
+        for name in PRICE_COLUMNS {
+            let v = if name.starts_with("ask") { 1.1001 } else { 1.1 };
+            fields.push(Field::new(name, DataType::Float64, false));
+            cols.push(Arc::new(Float64Array::from(vec![v; n])));
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    }
+
+    fn candles(batches: Vec<RecordBatch>) -> ArrowCandles {
+        ArrowCandles { schema: batches[0].schema(), batches }
+    }
+
+    fn replace(b: &RecordBatch, name: &str, col: ArrayRef) -> RecordBatch {
+        let idx = b.schema().index_of(name).unwrap();
+        let mut fields: Vec<Field> = b.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields[idx] = Field::new(name, col.data_type().clone(), true);
+        let mut cols = b.columns().to_vec();
+        cols[idx] = col;
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    }
+
+    #[test]
+    fn single_chunk_is_borrowed_and_shares_the_buffer() {
+        let b = batch(5, 0);
+        let c = to_market(&candles(vec![b.clone()]), "EURUSD", Timeframe::M1, false).unwrap();
+        assert_eq!(c.zero_copy.len(), 11);
+        assert!(c.copied.is_empty());
+        let arrow_ptr = b.column(4).as_primitive::<Float64Type>().values().as_ptr();
+        assert!(std::ptr::eq(c.market.bid_close.as_ptr(), arrow_ptr), "bid_close must point into the Arrow buffer");
+    }
+
+    #[test]
+    fn several_chunks_are_copied_in_order() {
+        let c =
+            to_market(&candles(vec![batch(3, 0), batch(0, 3), batch(4, 3)]), "EURUSD", Timeframe::M1, false).unwrap();
+        assert_eq!(c.market.len(), 7);
+        assert_eq!(c.copied.len(), 11);
+        assert_eq!(c.market.timestamp_us[6], 6 * 60_000_000);
+    }
+
+    #[test]
+    fn casts_numeric_types_and_timestamp_units() {
+        let b = batch(3, 0);
+        let b = replace(&b, "bid_volume", Arc::new(Float32Array::from(vec![1.5f32, 2.0, 0.0])));
+        let ms = TimestampMillisecondArray::from(vec![0, 60_000, 120_000]).with_timezone("UTC");
+        let b = replace(&b, "timestamp_us", Arc::new(ms));
+        let c = to_market(&candles(vec![b]), "EURUSD", Timeframe::M1, false).unwrap();
+        assert_eq!(&c.market.bid_volume[..], &[1.5, 2.0, 0.0]);
+        assert_eq!(&c.market.timestamp_us[..], &[0, 60_000_000, 120_000_000]);
+        assert!(c.copied.contains(&"timestamp_us") && c.copied.contains(&"bid_volume"));
+    }
+
+    #[test]
+    fn every_violation_is_e4004() {
+        let b = batch(4, 0);
+        let cases: Vec<(RecordBatch, &str)> = vec![
+            (
+                replace(&b, "ask_low", Arc::new(Float64Array::from(vec![Some(1.1), None, Some(1.1), Some(1.1)]))),
+                "row 1",
+            ),
+            (replace(&b, "bid_open", Arc::new(StringArray::from(vec!["1"; 4]))), "schema"),
+            (replace(&b, "timestamp_us", Arc::new(Float64Array::from(vec![0.0; 4]))), "schema"),
+            (b.project(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap(), "missing column 'ask_volume'"),
+            (replace(&b, "timestamp_us", Arc::new(Int64Array::from(vec![0, 2, 1, 3]))), "strictly increasing"),
+            (batch(0, 0), "empty"),
+        ];
+        for (b, needle) in cases {
+            let e = to_market(&candles(vec![b]), "EURUSD", Timeframe::M1, false).err().unwrap();
+            assert_eq!(e.code(), "E4004", "{e}");
+            assert!(e.to_string().contains(needle), "{e} should mention {needle}");
+        }
+    }
+}
