@@ -20,6 +20,35 @@ from omega.errors import PositionLimitExceededError as PositionLimitExceededErro
 from omega.errors import StrategyNotFoundError as StrategyNotFoundError
 from omega.errors import StrategyPanicError as StrategyPanicError
 
+__all__ = [
+    "CAPSULE_NAME",
+    "STRATEGY_REGISTRY",
+    "BacktestResult",
+    "IndicatorCache",
+    "IndicatorNotAvailableError",
+    "InsufficientDataError",
+    "InternalError",
+    "InvalidConfigError",
+    "InvalidSignalError",
+    "OmegaError",
+    "PluginIncompatibleError",
+    "PositionLimitExceededError",
+    "StrategyConfig",
+    "StrategyNotFoundError",
+    "StrategyPanicError",
+    "StrategyRegistry",
+    "TradeResult",
+    "__version__",
+    "abi_version",
+    "core_version",
+    "indicator_kinds",
+    "indicator_series",
+    "native_call_count",
+    "register_plugin",
+    "run_backtest_rust",
+    "validate_candles",
+]
+
 __version__: Final[str]
 CAPSULE_NAME: Final[str]
 
@@ -31,18 +60,19 @@ def core_version() -> str:
 
 # --- config --------------------------------------------------------------------------------
 
+@final
 class StrategyConfig:
     """The seed's `StrategyConfig` with the `engine` section; validated on every change (E4002)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         symbol: str,
         timeframe: str,
         enabled_scenarios: Sequence[int] | None = None,
         direction_filter: str | None = None,
         params: dict[str, Any] | None = None,
         engine: dict[str, Any] | None = None,
-    ) -> None: ...
+    ) -> StrategyConfig: ...
     @staticmethod
     def from_json(json_str: str) -> StrategyConfig:
         """Parse and validate JSON (E4002 naming the offending key)."""
@@ -56,7 +86,7 @@ class StrategyConfig:
     direction_filter: str
     params: dict[str, Any]
     engine: dict[str, Any]
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 # --- market --------------------------------------------------------------------------------
 
@@ -67,23 +97,23 @@ def validate_candles(
 
 # --- indicators ----------------------------------------------------------------------------
 
-IndicatorKeyTuple = tuple[Any, ...]
-"""`(kind, side, timeframe, params)`: kind name or number, "bid"/"ask", None/name/minutes, floats."""
+# An indicator key tuple is `(kind, side, timeframe, params)`: kind name or number, "bid"/"ask",
+# None/name/minutes, floats (shorter tuples default the rest).
 
 @final
 class IndicatorCache:
     """The core's memoising indicator store over one market."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         candles: Any,
         *,
         timeframe: str = "M1",
         symbol: str = "EURUSD",
         htf_anchor: str = "utc",
         allow_crossed_quotes: bool = False,
-    ) -> None: ...
-    def series(self, key: IndicatorKeyTuple) -> npt.NDArray[np.float64]:
+    ) -> IndicatorCache: ...
+    def series(self, key: tuple[Any, ...]) -> npt.NDArray[np.float64]:
         """The series of a key tuple, one value per bar of its timeframe (E4003 when invalid)."""
     def bars(self, timeframe: str | int | None = None) -> dict[str, npt.NDArray[Any]]:
         """Bars of a timeframe as arrays (plus `visible` for a higher timeframe)."""
@@ -96,7 +126,7 @@ class IndicatorCache:
     def __len__(self) -> int: ...
 
 def indicator_series(
-    candles: Any, key: IndicatorKeyTuple, *, timeframe: str = "M1", htf_anchor: str = "utc"
+    candles: Any, key: tuple[Any, ...], *, timeframe: str = "M1", htf_anchor: str = "utc"
 ) -> npt.NDArray[np.float64]:
     """One series of a key tuple on `candles`."""
 
@@ -109,7 +139,7 @@ def indicator_kinds() -> list[tuple[str, int]]:
 class StrategyRegistry:
     """The registered Rust strategies: `in`, iteration over names, `len`, `get`."""
 
-    def __contains__(self, name: object) -> bool: ...
+    def __contains__(self, key: object, /) -> bool: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[str]: ...
     def names(self) -> list[str]: ...
@@ -176,7 +206,7 @@ class TradeResult:
     @property
     def tags(self) -> list[str]: ...
     def to_dict(self) -> dict[str, Any]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class BacktestResult:
