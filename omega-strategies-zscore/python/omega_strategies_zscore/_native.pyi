@@ -2,6 +2,8 @@
 
 from typing import Final
 
+__all__ = ["CORE_VERSION", "STRATEGY_NAME", "__version__", "plugin_capsule"]
+
 __version__: Final[str]
 """Version of the strategy (the crate version)."""
 STRATEGY_NAME: Final[str]
