@@ -107,12 +107,18 @@ impl GuardConfig {
         let window = self.window.max(1);
         let sample_size = match self.feature {
             VolFeature::AtrPoints => {
+                // Wilder ATR of finite bars is defined from index atr_length − 1 on (docs/indicators.md),
+                // so the values up to bar i are atr[first..=i]: count i − atr_length + 2, read in O(window).
                 let end = (i + 1).min(atr.len());
                 let first = self.atr_length.saturating_sub(1);
+                s.values.clear();
                 if end <= first {
                     0
                 } else {
-                    tail_of_finite(&atr[first..end], window, &mut s.values)
+                    s.values.extend(
+                        atr[end.saturating_sub(window).max(first)..end].iter().copied().filter(|v| v.is_finite()),
+                    );
+                    end - first
                 }
             }
             VolFeature::GarchForecast => {
