@@ -13,7 +13,7 @@ use omega_core::{DataSlice, Direction, IndicatorCache, PriceSide, StrategyError,
 use crate::htf::{Bias, HtfReader, HtfTables};
 use crate::local_z::LocalZ;
 use crate::params::MrzParams;
-use crate::vol_cluster::{self, GuardConfig, Outcome, Scratch};
+use crate::vol_cluster::{GuardConfig, Outcome, Scratch};
 
 /// Evaluation order (orig: BS:on_data): (scenario, is_long).
 pub const ORDER: [(u32, bool); 12] = [
@@ -510,11 +510,6 @@ fn dedup(tags: &mut Vec<String>) {
             i += 1;
         }
     }
-}
-
-/// Cluster name of a guard outcome (for reports).
-pub fn cluster_label(o: &Outcome) -> Option<String> {
-    o.rank.map(|r| vol_cluster::rank_name(r).into_owned())
 }
 
 #[cfg(test)]
