@@ -112,6 +112,8 @@ pub enum HtfAnchor {
     #[default]
     Utc,
     /// H4 and D1 bins start at 17:00 America/New_York (DST-aware): the FX trading day.
+    /// Spelled `"new_york_1700"` as in docs/indicators.md (snake_case alone would give `new_york1700`).
+    #[serde(rename = "new_york_1700")]
     NewYork1700,
 }
 
