@@ -49,6 +49,14 @@ def test_engine_defaults_mirror_pydantic(native: ModuleType) -> None:
     rust = native.StrategyConfig.from_json(py.to_json())
     assert json.loads(rust.to_json()) == py.to_dict()
     assert rust.timeframe == "M5"
+    # every value the pydantic model accepts for an enumerated key, Rust accepts under the same spelling
+    for key, values in (("sizing", ("risk", "fixed")), ("htf_anchor", ("utc", "new_york_1700"))):
+        for value in values:
+            engine = config.EngineSettings.model_validate({key: value}).model_dump(mode="json")
+            assert native.StrategyConfig("EURUSD", "M1", engine=engine).engine[key] == value
+    assert native.IndicatorCache(omega.data.generate_market(10, 1), htf_anchor="new_york_1700").htf_anchor == (
+        "new_york_1700"
+    )
 
 
 def test_strategy_config_setters_validate(native: ModuleType) -> None:
@@ -274,6 +282,46 @@ def test_indicator_cache_higher_timeframes(native: ModuleType, market: pa.Table)
         native.IndicatorCache(market.slice(0, 0))
     with pytest.raises(errors.InvalidConfigError, match="htf_anchor"):
         native.IndicatorCache(market, htf_anchor="tokyo")
+
+
+def test_indicator_cache_shared_by_a_sweep(native: ModuleType, sma_plugin: str, market: pa.Table) -> None:
+    """An IndicatorCache in place of candles: one validated market, each series computed once."""
+    cache = native.IndicatorCache(market)
+
+    def cfg(fast: int, **extra: Any) -> dict[str, Any]:
+        return {"symbol": "EURUSD", "timeframe": "M1", "params": {"fast": fast, "slow": 20}, **extra}
+
+    sweep = [bridge.run_rust_backtest(sma_plugin, cfg(fast), cache) for fast in (3, 5, 8)]
+    direct = bridge.run_rust_backtest(sma_plugin, cfg(5), market)
+    assert sweep[1].trades_table().equals(direct.trades_table())
+    assert sweep[1].equity_curve.tobytes() == direct.equity_curve.tobytes()
+    assert cache.computed_series == 5  # SMA 3, 5, 8 and 20 and ATR 14, each once for the whole sweep
+    assert omega.run_backtest(sma_plugin, cfg(8), cache, backend="rust").trades_table().equals(sweep[2].trades_table())
+    for bad, key in [
+        ({"timeframe": "M5"}, "timeframe"),
+        ({"symbol": "GBPUSD"}, "symbol"),
+        ({"engine": {"htf_anchor": "new_york_1700"}}, "engine.htf_anchor"),
+    ]:
+        with pytest.raises(errors.InvalidConfigError, match=key):
+            bridge.run_rust_backtest(sma_plugin, {**cfg(5), **bad}, cache)
+    with pytest.raises(errors.InsufficientDataError, match="Rust backend"):
+        omega.run_backtest(sma_plugin, cfg(5), cache, backend="python")
+
+
+def test_shared_cache_revalidates_crossed_quotes(native: ModuleType, sma_plugin: str, market: pa.Table) -> None:
+    t = market.slice(0, 300)
+    ask = t.column("ask_close").to_pylist()
+    ask[7] = t.column("bid_close")[7].as_py() - 0.001
+    low = t.column("ask_low").to_pylist()
+    low[7] = min(low[7], ask[7])
+    t = t.set_column(t.column_names.index("ask_close"), "ask_close", pa.array(ask))
+    t = t.set_column(t.column_names.index("ask_low"), "ask_low", pa.array(low))
+    cache = native.IndicatorCache(t, allow_crossed_quotes=True)
+    base = {"symbol": "EURUSD", "timeframe": "M1"}
+    with pytest.raises(errors.InsufficientDataError, match="ask < bid at row 7"):
+        bridge.run_rust_backtest(sma_plugin, base, cache)
+    ok = bridge.run_rust_backtest(sma_plugin, {**base, "engine": {"allow_crossed_quotes": True}}, cache)
+    assert ok.bars_processed == 300
 
 
 # --- module surface ---------------------------------------------------------------------------

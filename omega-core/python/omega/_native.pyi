@@ -102,7 +102,8 @@ def validate_candles(
 
 @final
 class IndicatorCache:
-    """The core's memoising indicator store over one market."""
+    """The core's memoising indicator store over one market; pass it to `run_backtest_rust` in place
+    of candles to share the validated market and its series between the runs of a sweep."""
 
     def __new__(
         cls,
@@ -119,6 +120,8 @@ class IndicatorCache:
         """Bars of a timeframe as arrays (plus `visible` for a higher timeframe)."""
     @property
     def computed_series(self) -> int: ...
+    @property
+    def htf_anchor(self) -> str: ...
     @property
     def timeframe(self) -> str: ...
     @property

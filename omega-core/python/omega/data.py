@@ -140,6 +140,8 @@ def to_arrow_table(obj: Any) -> pa.Table:
             return pa.Table.from_batches([pa.record_batch(obj)])
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
             raise _bad(f"Arrow export of {type(obj).__name__} failed: {e}", source=type(obj).__name__) from e
+    if _is_native_cache(obj):
+        raise _bad("a native IndicatorCache can only be run on the Rust backend", source="IndicatorCache")
     raise _bad(
         f"unsupported candle container {type(obj).__name__}: want a pyarrow Table/RecordBatch, IPC bytes, "
         "a .parquet/.arrow path, a dict of columns or an object with __arrow_c_stream__",
@@ -147,10 +149,16 @@ def to_arrow_table(obj: Any) -> pa.Table:
     )
 
 
+def _is_native_cache(obj: Any) -> bool:
+    cls = type(obj)
+    return cls.__module__ == "omega._native" and cls.__name__ == "IndicatorCache"
+
+
 def to_native_input(obj: Any) -> Any:
     """What `_native.run_backtest_rust` receives: Arrow exporters pass through untouched (zero
-    copy through the Arrow C stream interface); bytes, paths and dicts are converted first."""
-    if hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__"):
+    copy through the Arrow C stream interface), and so does a native `IndicatorCache` (a market
+    shared by the runs of a sweep); bytes, paths and dicts are converted first."""
+    if hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__") or _is_native_cache(obj):
         return obj
     return to_arrow_table(obj)
 

@@ -23,6 +23,7 @@ use pyo3_arrow::PyTable;
 
 use crate::config::StrategyConfig;
 use crate::errors::{core_panic, err, to_pyerr};
+use crate::indicators::PyIndicatorCache;
 use crate::market::{read_candles, to_market, ArrowCandles};
 use crate::registry;
 
@@ -34,17 +35,66 @@ fn native_call_count() -> u64 {
     NATIVE_CALLS.load(Ordering::SeqCst)
 }
 
+/// The market of a run: Arrow candles to convert, or the shared host of an `IndicatorCache`
+/// (validated earlier; `bool` = it was validated allowing crossed quotes).
+enum Source {
+    Arrow(ArrowCandles),
+    Shared(Arc<MarketHost>, bool),
+}
+
+/// A shared host must describe the market the config asks for (E4002 naming the key).
+fn check_shared(host: &MarketHost, permissive: bool, config: &CoreConfig, tf: Timeframe) -> Result<(), StrategyError> {
+    let m = host.market();
+    if m.timeframe != tf {
+        return Err(StrategyError::param(
+            "timeframe",
+            format!("config timeframe {tf} but the IndicatorCache holds {} bars", m.timeframe),
+        ));
+    }
+    if m.symbol != config.symbol {
+        return Err(StrategyError::param(
+            "symbol",
+            format!("config symbol '{}' but the IndicatorCache was built for '{}'", config.symbol, m.symbol),
+        ));
+    }
+    if host.anchor() != config.engine.htf_anchor {
+        return Err(StrategyError::param(
+            "engine.htf_anchor",
+            "differs from the htf_anchor the IndicatorCache was built with",
+        ));
+    }
+    if permissive && !config.engine.allow_crossed_quotes {
+        m.validate(false)?;
+    }
+    Ok(())
+}
+
 /// Everything after the Python objects have been read: no GIL, no Python.
 fn run_native(
-    candles: &ArrowCandles,
+    source: &Source,
     plugin: &Arc<PluginHandle>,
     config: &CoreConfig,
     timeframe: Timeframe,
 ) -> Result<EngineResult, StrategyError> {
-    let converted = to_market(candles, &config.symbol, timeframe, config.engine.allow_crossed_quotes)?;
-    let host = MarketHost::new(converted.market, config.engine.htf_anchor);
-    let strategy = ForeignStrategy::create(plugin, config, &host)?;
-    let cache = IndicatorCache::new(&host)?;
+    match source {
+        Source::Arrow(candles) => {
+            let converted = to_market(candles, &config.symbol, timeframe, config.engine.allow_crossed_quotes)?;
+            run_on_host(&MarketHost::new(converted.market, config.engine.htf_anchor), plugin, config)
+        }
+        Source::Shared(host, permissive) => {
+            check_shared(host, *permissive, config, timeframe)?;
+            run_on_host(host, plugin, config)
+        }
+    }
+}
+
+fn run_on_host(
+    host: &MarketHost,
+    plugin: &Arc<PluginHandle>,
+    config: &CoreConfig,
+) -> Result<EngineResult, StrategyError> {
+    let strategy = ForeignStrategy::create(plugin, config, host)?;
+    let cache = IndicatorCache::new(host)?;
     let result = run_backtest(&strategy, &cache, host.market(), config);
     // Destroy the instance explicitly so that a failure in its `on_deinit` is reported, not printed.
     let closed = strategy.close();
@@ -56,7 +106,8 @@ fn run_native(
 /// Run a whole backtest of the registered Rust strategy `strategy_name` (the seed's entry point).
 ///
 /// `config` is a `StrategyConfig`, JSON text or a dict; `candle_data` any Arrow exporter (or IPC
-/// bytes, a path, a dict of columns). Raises the coded `omega.errors` classes.
+/// bytes, a path, a dict of columns), or an `IndicatorCache` whose market and series are then
+/// shared with other runs. Raises the coded `omega.errors` classes.
 #[pyfunction]
 #[pyo3(signature = (strategy_name, config, candle_data))]
 fn run_backtest_rust(
@@ -74,8 +125,14 @@ fn run_backtest_rust(
     })?;
     let config = StrategyConfig::from_any(py, config)?.inner;
     let timeframe = config.primary_timeframe().map_err(|e| err(py, e))?;
-    let candles = read_candles(py, candle_data)?;
-    let (candles_ref, plugin_ref, config_ref) = (&candles, &plugin, &config);
+    let source = match candle_data.cast::<PyIndicatorCache>() {
+        Ok(cache) => {
+            let (host, permissive) = cache.get().shared();
+            Source::Shared(host, permissive)
+        }
+        Err(_) => Source::Arrow(read_candles(py, candle_data)?),
+    };
+    let (candles_ref, plugin_ref, config_ref) = (&source, &plugin, &config);
     // The Arrow batches outlive the closure, so their release callbacks run with the GIL held.
     let outcome = py.detach(|| {
         catch_unwind(AssertUnwindSafe(|| run_native(candles_ref, plugin_ref, config_ref, timeframe)))

@@ -8,6 +8,7 @@
 //! `params` a sequence of floats (docs/indicators.md). Shorter tuples default the rest.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use numpy::PyArray1;
 use omega_core::config::HtfAnchor;
@@ -147,9 +148,19 @@ fn build_host(
 
 /// The core's indicator store over one market, for Python use. Every series is computed once
 /// (memoised) and returned as a new float64 numpy array (one value per bar of its timeframe).
+/// Passed to `run_backtest_rust` in place of candles, it is shared by every run of a sweep: the
+/// market is validated once and each series computed once for all of them.
 #[pyclass(module = "omega._native", name = "IndicatorCache", frozen)]
 pub struct PyIndicatorCache {
-    host: MarketHost,
+    host: Arc<MarketHost>,
+    allow_crossed_quotes: bool,
+}
+
+impl PyIndicatorCache {
+    /// The shared host and whether it was validated allowing crossed quotes.
+    pub fn shared(&self) -> (Arc<MarketHost>, bool) {
+        (Arc::clone(&self.host), self.allow_crossed_quotes)
+    }
 }
 
 #[pymethods]
@@ -165,7 +176,8 @@ impl PyIndicatorCache {
         htf_anchor: &str,
         allow_crossed_quotes: bool,
     ) -> PyResult<Self> {
-        Ok(PyIndicatorCache { host: build_host(py, candles, timeframe, symbol, htf_anchor, allow_crossed_quotes)? })
+        let host = build_host(py, candles, timeframe, symbol, htf_anchor, allow_crossed_quotes)?;
+        Ok(PyIndicatorCache { host: Arc::new(host), allow_crossed_quotes })
     }
 
     /// The series named by a key tuple `(kind, side, timeframe, params)` (E4003 when invalid).
@@ -211,6 +223,15 @@ impl PyIndicatorCache {
     #[getter]
     fn computed_series(&self) -> usize {
         self.host.computed_series()
+    }
+
+    /// `"utc"` or `"new_york_1700"`: how H4/D1 bins are anchored.
+    #[getter]
+    fn htf_anchor(&self) -> &'static str {
+        match self.host.anchor() {
+            HtfAnchor::Utc => "utc",
+            HtfAnchor::NewYork1700 => "new_york_1700",
+        }
     }
 
     /// Primary timeframe name.
