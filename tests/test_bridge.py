@@ -4,6 +4,10 @@ released during a run, and the demo/CLI that drives both backends."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from types import ModuleType
@@ -222,3 +226,28 @@ def test_cli_lists_and_fails_cleanly(sma_plugin: str, capsys: pytest.CaptureFixt
     assert main(["demo", "--bars", "100", "--strategy", "no_such_strategy"]) == 1
     assert main(["demo", "--bars", "500", "--strategy", sma_plugin, "--params", '{"bogus": 1}']) == 2
     assert "E4002" in capsys.readouterr().err
+
+
+def test_omega_imports_and_runs_without_the_native_module() -> None:
+    """With `omega._native` unimportable, `omega` still imports and the reference backend runs."""
+    code = textwrap.dedent(
+        """
+        import importlib.util, sys
+        sys.modules["omega._native"] = None  # as if the extension were not installed
+        import omega
+        assert omega.bridge._get_rust_module() is None
+        assert omega.bridge.get_active_backend() == "python"
+        assert omega.__version__
+        candles = omega.data.generate_market(800, seed=4)
+        if importlib.util.find_spec("omega_test_plugin") is not None:
+            entry = next(s for s in omega.list_strategies() if s["name"] == "omega_test_sma_cross")
+            assert entry["backends"] == ["python"], entry
+            cfg = {"symbol": "EURUSD", "timeframe": "M1", "params": {"fast": 5, "slow": 20}}
+            assert omega.run_backtest("omega_test_sma_cross", cfg, candles).backend == "python"
+        print("ok")
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != FLAG}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
