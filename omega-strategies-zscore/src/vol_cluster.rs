@@ -240,8 +240,11 @@ fn kmeans_1d_traced(k: usize, s: &mut Scratch) -> (usize, bool) {
         s.labels.resize(values.len(), 0);
         return (1, true);
     }
+    // numpy builds the quantile levels as j · (1/(k+1)), not j/(k+1): for k = 4 they differ in the
+    // last bit (0.6000000000000001 vs 0.6), and so would the initial centres.
+    let step = 1.0 / (k + 1) as f64;
     for j in 1..=k {
-        s.centers.push(quantile_sorted(&s.sorted, j as f64 / (k + 1) as f64));
+        s.centers.push(quantile_sorted(&s.sorted, j as f64 * step));
     }
     let mut converged = false;
     for _ in 0..MAX_ITER {
