@@ -43,21 +43,30 @@ fn register_plugin(py: Python<'_>, capsule: &Bound<'_, PyAny>, provider: &str) -
     })?;
     let handle = handle_from_capsule(capsule, provider).map_err(|e| to_pyerr(py, &e, &[("plugin", provider)]))?;
     let name = handle.name().to_string();
-    let mut reg = registry();
-    if let Some(old) = reg.get(&name) {
-        if old.provider() == provider {
-            return Ok(name);
+    // Decide under the lock, build any Python error after releasing it (building one runs Python
+    // code, which may let another thread in that then needs the lock).
+    let conflict = {
+        let mut reg = registry();
+        match reg.get(&name) {
+            Some(old) if old.provider() == provider => None,
+            Some(old) => Some(old.provider().to_string()),
+            None => {
+                reg.insert(name.clone(), Arc::new(handle));
+                None
+            }
         }
-        let e = StrategyError::ConfigError {
-            reason: format!(
-                "strategy '{name}' from package '{provider}' conflicts with the one already registered by '{}'",
-                old.provider()
-            ),
-        };
-        return Err(to_pyerr(py, &e, &[("strategy", &name), ("plugin", provider), ("registered_by", old.provider())]));
+    };
+    match conflict {
+        None => Ok(name),
+        Some(owner) => {
+            let e = StrategyError::ConfigError {
+                reason: format!(
+                    "strategy '{name}' from package '{provider}' conflicts with the one already registered by '{owner}'"
+                ),
+            };
+            Err(to_pyerr(py, &e, &[("strategy", &name), ("plugin", provider), ("registered_by", &owner)]))
+        }
     }
-    reg.insert(name.clone(), Arc::new(handle));
-    Ok(name)
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
