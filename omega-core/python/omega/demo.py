@@ -30,7 +30,9 @@ def _fmt(v: Any) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:,.4f}" if math.isfinite(v) else str(v)
+        if not math.isfinite(v):
+            return str(v)
+        return f"{v:,.0f}" if v.is_integer() else f"{v:,.4f}"
     return str(v)
 
 
