@@ -91,6 +91,10 @@ def test_run_rust_backtest_seed_signature(sma_plugin: str, market: pa.Table, sma
     # a BacktestConfig and JSON text give the same run
     again = bridge.run_rust_backtest(sma_plugin, omega.BacktestConfig.model_validate(sma_config).to_json(), market)
     assert again.trades_table().equals(result.trades_table())
+    native_cfg = bridge._get_rust_module().StrategyConfig("EURUSD", "M1", params={"fast": 5, "slow": 20})  # type: ignore[union-attr]
+    assert (
+        omega.run_backtest(sma_plugin, native_cfg, market, backend="rust").trades_table().equals(result.trades_table())
+    )
 
 
 def test_run_rust_backtest_validates_params(sma_plugin: str, market: pa.Table) -> None:

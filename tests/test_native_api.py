@@ -59,6 +59,41 @@ def test_engine_defaults_mirror_pydantic(native: ModuleType) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "engine",
+    [
+        {"sessions": [["9:05", "10:00"]]},
+        {"sessions": [["9:5", "10:00"]]},
+        {"sessions": [["24:00", "01:00"]]},
+        {"sessions": [["０9:00", "10:00"]]},
+        {"symbol_spec": {"max_lot": 0.001}},
+        {"symbol_spec": {"pip_size": 0.0}},
+        {"risk_per_trade": 0},
+        {"costs": {"slippage_fixed_pips": -0.1}},
+        {"seed": -1},
+        {"seed": 2**64 - 1},
+        {"max_open_positions": 0},
+        {"cooldown_candles": 3, "cooldown_minutes": 1.5},
+        {"start_time_us": -5},
+        {"sizing": "Fixed"},
+        {"htf_anchor": "new_york1700"},
+    ],
+)
+def test_engine_validation_mirrors_rust(native: ModuleType, engine: dict[str, Any]) -> None:
+    """The pydantic `EngineSettings` accepts exactly what the Rust `EngineConfig` accepts."""
+    try:
+        config.EngineSettings.model_validate(engine)
+        python_ok = True
+    except ValueError:
+        python_ok = False
+    try:
+        native.StrategyConfig("EURUSD", "M1", engine=engine)
+        rust_ok = True
+    except errors.InvalidConfigError:
+        rust_ok = False
+    assert python_ok == rust_ok, f"python accepts: {python_ok}, rust accepts: {rust_ok}"
+
+
 def test_strategy_config_setters_validate(native: ModuleType) -> None:
     cfg = native.StrategyConfig("EURUSD", "M1")
     cfg.symbol = "GBPUSD"

@@ -21,11 +21,11 @@ from omega.errors import InvalidConfigError
 TIMEFRAMES: tuple[str, ...] = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
 """Timeframe names the core knows, shortest first."""
 
-_HHMM = re.compile(r"^\s*(\d{1,2}):(\d{1,2})\s*$")
+_HHMM = re.compile(r"^\s*([0-9]{1,2}):([0-9]{2})\s*$")
 
 
 def parse_hhmm(text: str) -> int | None:
-    """Minutes after midnight of ``"HH:MM"`` (None when malformed), like the Rust `parse_hhmm`."""
+    """Minutes after midnight of ``"H:MM"``/``"HH:MM"`` (None when malformed), like the Rust `parse_hhmm`."""
     m = _HHMM.match(text)
     if m is None:
         return None
