@@ -83,7 +83,8 @@ def should_use_rust_strategy() -> bool:
 
 
 def run_rust_backtest(strategy_name: str, config: Any, candle_data: Any) -> Any:
-    """Run a whole backtest in Rust: exactly one call into the native module.
+    """Run a whole backtest in Rust: one native backtest call (`_native.run_backtest_rust`), during
+    which no Python code runs.
 
     Args:
         strategy_name: name of a strategy registered with a Rust capsule.
