@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 SMA = "omega_test_sma_cross"
+ZSCORE = "mean_reversion_z_score"
 BUILD_HINT = (
     "build and install the wheels (`nox -s tests`, or `maturin build` in omega-core/ and "
     "tests/test-plugin/ then `pip install` them)"
@@ -57,6 +58,21 @@ def sma_plugin(native: ModuleType) -> str:
     if entry is None or "rust" not in entry["backends"]:
         missing(f"omega_test_plugin is installed but {SMA} was not discovered with a Rust backend ({entry})")
     return SMA
+
+
+@pytest.fixture(scope="session")
+def zscore_plugin(native: ModuleType) -> str:
+    """Name of the MRZ strategy, discovered with its Rust capsule and Python reference (skip/fail if absent)."""
+    try:
+        importlib.import_module("omega_strategies_zscore")
+    except ImportError as e:
+        missing(f"omega-strategies-zscore is not installed ({e})")
+    import omega
+
+    entry = next((s for s in omega.list_strategies() if s["name"] == ZSCORE), None)
+    if entry is None or set(entry["backends"]) != {"rust", "python"}:
+        missing(f"omega-strategies-zscore is installed but {ZSCORE} was not discovered with both backends ({entry})")
+    return ZSCORE
 
 
 @pytest.fixture(scope="session")

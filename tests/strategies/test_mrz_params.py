@@ -36,16 +36,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::omega_strategies_zscore.params.
 
 
 def _fixture_dir() -> Path | None:
-    """The shared MRZ fixtures: ``<repo>/../shared/fixtures/mrz-original`` (CI and dev layout)."""
-    repo = Path(__file__).resolve().parents[2]
-    for cand in (repo.parent / "shared" / "fixtures" / "mrz-original", Path("/work/shared/fixtures/mrz-original")):
-        if (cand / "configs").is_dir():
-            return cand
-    return None
+    """The MRZ fixtures of the original implementation, committed under ``tests/fixtures/mrz-original``."""
+    cand = Path(__file__).resolve().parents[1] / "fixtures" / "mrz-original"
+    return cand if (cand / "configs").exists() else None
 
 
 FIXTURES = _fixture_dir()
-needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason="shared MRZ fixtures (configs) not found beside the repo")
+needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason="tests/fixtures/mrz-original missing (a partial checkout)")
 
 
 def _original(name: str) -> dict[str, Any]:

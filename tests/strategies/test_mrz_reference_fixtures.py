@@ -48,12 +48,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::omega_strategies_zscore.params.
 
 
 def _fixture_dir() -> Path | None:
-    """The shared MRZ fixtures: ``<repo>/../shared/fixtures/mrz-original`` (CI and dev layout)."""
-    repo = Path(__file__).resolve().parents[2]
-    for cand in (repo.parent / "shared" / "fixtures" / "mrz-original", Path("/work/shared/fixtures/mrz-original")):
-        if (cand / "market_s1.parquet").is_file():
-            return cand
-    return None
+    """The MRZ fixtures of the original implementation, committed under ``tests/fixtures/mrz-original``."""
+    cand = Path(__file__).resolve().parents[1] / "fixtures" / "mrz-original"
+    return cand if (cand / "market_s1.parquet").exists() else None
 
 
 FIXTURES = _fixture_dir()
@@ -143,7 +140,7 @@ CASES = [(s, c, m) for s in SEEDS for c in CONFIGS for m in MODES]
 
 @pytest.mark.faithful
 @pytest.mark.slow
-@pytest.mark.skipif(FIXTURES is None, reason="shared MRZ fixtures not found beside the repo")
+@pytest.mark.skipif(FIXTURES is None, reason="tests/fixtures/mrz-original missing (a partial checkout)")
 @pytest.mark.parametrize(("seed", "config", "mode"), CASES, ids=[f"s{s}_{c}_{m}" for s, c, m in CASES])
 def test_reference_matches_original_signals(seed: int, config: str, mode: str) -> None:
     assert FIXTURES is not None

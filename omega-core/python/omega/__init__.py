@@ -27,6 +27,7 @@ from omega.errors import (
 )
 from omega.hookspecs import StrategySpec, hookimpl
 from omega.plugins import get_strategy, register_plugin
+from omega.scan import scan_signals
 
 try:
     __version__ = version("omega-core")
@@ -64,4 +65,5 @@ __all__ = [
     "resolve_backend",
     "results",
     "run_backtest",
+    "scan_signals",
 ]

@@ -242,4 +242,9 @@ def run_backtest_rust(
     """Run a whole backtest of a registered Rust strategy (one crossing; GIL released)."""
 
 def native_call_count() -> int:
-    """How many times Python entered `run_backtest_rust` in this process."""
+    """How many times Python entered `run_backtest_rust` or `scan_signals_rust` in this process."""
+
+# --- scan ---------------------------------------------------------------------------------------
+
+def scan_signals_rust(strategy_name: str, config: StrategyConfig | str | dict[str, Any], candle_data: Any) -> Any:
+    """Scan every bar as if flat (docs/scan.md); returns a pyarrow Table (one native call)."""

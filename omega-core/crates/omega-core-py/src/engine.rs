@@ -37,9 +37,22 @@ fn native_call_count() -> u64 {
 
 /// The market of a run: Arrow candles to convert, or the shared host of an `IndicatorCache`
 /// (validated earlier; `bool` = it was validated allowing crossed quotes).
-enum Source {
+pub(crate) enum Source {
     Arrow(ArrowCandles),
     Shared(Arc<MarketHost>, bool),
+}
+
+impl Source {
+    /// Read `candle_data` (Python objects; call with the GIL held).
+    pub(crate) fn read(py: Python<'_>, candle_data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(match candle_data.cast::<PyIndicatorCache>() {
+            Ok(cache) => {
+                let (host, permissive) = cache.get().shared();
+                Source::Shared(host, permissive)
+            }
+            Err(_) => Source::Arrow(read_candles(py, candle_data)?),
+        })
+    }
 }
 
 /// A shared host must describe the market the config asks for (E4002 naming the key).
@@ -69,38 +82,40 @@ fn check_shared(host: &MarketHost, permissive: bool, config: &CoreConfig, tf: Ti
     Ok(())
 }
 
-/// Everything after the Python objects have been read: no GIL, no Python.
-fn run_native(
+/// Everything after the Python objects have been read: no GIL, no Python. Builds the market host
+/// (or checks the shared one), creates the plugin strategy and hands both to `job` (a backtest or a
+/// scan), then destroys the strategy so that a failing `on_deinit` is reported, not printed.
+pub(crate) fn with_strategy<T>(
     source: &Source,
     plugin: &Arc<PluginHandle>,
     config: &CoreConfig,
     timeframe: Timeframe,
-) -> Result<EngineResult, StrategyError> {
+    job: impl FnOnce(&ForeignStrategy<'_>, &IndicatorCache<'_>, &MarketHost) -> Result<T, StrategyError>,
+) -> Result<T, StrategyError> {
+    let run = |host: &MarketHost| {
+        let strategy = ForeignStrategy::create(plugin, config, host)?;
+        let cache = IndicatorCache::new(host)?;
+        let result = job(&strategy, &cache, host);
+        let closed = strategy.close();
+        let result = result?;
+        closed?;
+        Ok(result)
+    };
     match source {
         Source::Arrow(candles) => {
             let converted = to_market(candles, &config.symbol, timeframe, config.engine.allow_crossed_quotes)?;
-            run_on_host(&MarketHost::new(converted.market, config.engine.htf_anchor), plugin, config)
+            run(&MarketHost::new(converted.market, config.engine.htf_anchor))
         }
         Source::Shared(host, permissive) => {
             check_shared(host, *permissive, config, timeframe)?;
-            run_on_host(host, plugin, config)
+            run(host)
         }
     }
 }
 
-fn run_on_host(
-    host: &MarketHost,
-    plugin: &Arc<PluginHandle>,
-    config: &CoreConfig,
-) -> Result<EngineResult, StrategyError> {
-    let strategy = ForeignStrategy::create(plugin, config, host)?;
-    let cache = IndicatorCache::new(host)?;
-    let result = run_backtest(&strategy, &cache, host.market(), config);
-    // Destroy the instance explicitly so that a failure in its `on_deinit` is reported, not printed.
-    let closed = strategy.close();
-    let result = result?;
-    closed?;
-    Ok(result)
+/// Count one Python → Rust crossing that runs a strategy (backtest or scan).
+pub(crate) fn count_native_call() {
+    NATIVE_CALLS.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Run a whole backtest of the registered Rust strategy `strategy_name` (the seed's entry point).
@@ -116,7 +131,7 @@ fn run_backtest_rust(
     config: &Bound<'_, PyAny>,
     candle_data: &Bound<'_, PyAny>,
 ) -> PyResult<BacktestResult> {
-    NATIVE_CALLS.fetch_add(1, Ordering::SeqCst);
+    count_native_call();
     let started = Instant::now();
     let plugin = registry::lookup(strategy_name).map_err(|known| {
         let e = StrategyError::StrategyNotFound { name: strategy_name.to_string() };
@@ -125,18 +140,16 @@ fn run_backtest_rust(
     })?;
     let config = StrategyConfig::from_any(py, config)?.inner;
     let timeframe = config.primary_timeframe().map_err(|e| err(py, e))?;
-    let source = match candle_data.cast::<PyIndicatorCache>() {
-        Ok(cache) => {
-            let (host, permissive) = cache.get().shared();
-            Source::Shared(host, permissive)
-        }
-        Err(_) => Source::Arrow(read_candles(py, candle_data)?),
-    };
+    let source = Source::read(py, candle_data)?;
     let (candles_ref, plugin_ref, config_ref) = (&source, &plugin, &config);
     // The Arrow batches outlive the closure, so their release callbacks run with the GIL held.
     let outcome = py.detach(|| {
-        catch_unwind(AssertUnwindSafe(|| run_native(candles_ref, plugin_ref, config_ref, timeframe)))
-            .unwrap_or_else(|payload| Err(core_panic(payload.as_ref())))
+        catch_unwind(AssertUnwindSafe(|| {
+            with_strategy(candles_ref, plugin_ref, config_ref, timeframe, |strategy, cache, host| {
+                run_backtest(strategy, cache, host.market(), config_ref)
+            })
+        }))
+        .unwrap_or_else(|payload| Err(core_panic(payload.as_ref())))
     });
     let result = outcome.map_err(|e| to_pyerr(py, &e, &[("strategy", strategy_name)]))?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
