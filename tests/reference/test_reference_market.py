@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import math
@@ -281,11 +282,18 @@ def test_primary_timeframe_is_identity_and_shorter_is_e4003() -> None:
         resample(m, "W1")
     with pytest.raises(InvalidConfigError):
         resample(m, "H4", anchor="tokyo")
-    assert len(resample(m, "H1")) == 8
+    # 30 M15 bars end at 07:30: the 07:00 H1 bin is unfinished, never visible, not an H1 bar
+    assert len(resample(m, "H1")) == 7
+    # gaps in the primary bars keep the identity
+    g = _market(_columns(5, _us(2024, 1, 2, 0, 0), 7 * HOUR, seed=2), tf="H1")
+    assert resample(g, "H1", "new_york_1700").visible == [0, 1, 2, 3, 4]
 
 
 def _check_visibility(m: Market, b: Bars) -> None:
-    """visible[i] is the latest HTF bar closed at close_time(i); no unclosed bar is ever visible."""
+    """visible[i] is the latest HTF bar closed at close_time(i); no unclosed bar is ever visible.
+
+    Every HTF bar is visible to some primary bar: ``visible`` steps through 0, 1, 2, … without a gap.
+    """
     assert b.visible is not None
     assert len(b.visible) == len(m)
     for i, v in enumerate(b.visible):
@@ -294,10 +302,58 @@ def _check_visibility(m: Market, b: Bars) -> None:
             assert b.close_time_us[v] <= close_i
         if v + 1 < len(b):
             assert b.close_time_us[v + 1] > close_i
+    seen = -1
+    for v in b.visible:
+        assert v in (seen, seen + 1), f"visible jumps from {seen} to {v}"
+        seen = v
+    assert seen + 1 == len(b), "an HTF bar is never visible"
     # HTF bins (not the primary bars themselves) follow each other without overlap
     if b.timeframe != m.timeframe:
         assert all(b.close_time_us[j] <= b.open_time_us[j + 1] for j in range(len(b) - 1))
     assert all(b.open_time_us[j] < b.close_time_us[j] for j in range(len(b)))
+
+
+def _all_bins(m: Market, tf: str, anchor: str) -> list[tuple[int, int, int, int]]:
+    """Every non-empty bin as (open, close, first member, end of members), built naively."""
+    bins: list[tuple[int, int, int, int]] = []
+    for i, t in enumerate(m.timestamp_us):
+        start, end = htf_bin(t, tf, anchor)
+        if bins and bins[-1][0] == start:
+            bins[-1] = (start, end, bins[-1][2], i + 1)
+        else:
+            bins.append((start, end, i, i + 1))
+    return bins
+
+
+def _check_against_bins(m: Market, b: Bars, tf: str, anchor: str) -> int:
+    """``b`` holds exactly the bins some primary bar sees, with their full OHLCV; returns how many were dropped.
+
+    A bin is seen when the first primary close at or after its close comes before the next bin closes.
+    """
+    closes = [m.close_time_us(i) for i in range(len(m))]
+    bins = _all_bins(m, tf, anchor)
+    kept = []
+    for k, (_, close, _, _) in enumerate(bins):
+        i = bisect.bisect_left(closes, close)
+        if i < len(closes) and (k + 1 == len(bins) or closes[i] < bins[k + 1][1]):
+            kept.append(bins[k])
+    assert len(b) == len(kept), (tf, anchor)
+    for j, (open_t, close_t, a, z) in enumerate(kept):
+        assert (b.open_time_us[j], b.close_time_us[j]) == (open_t, close_t)
+        for side in ("bid", "ask"):
+            vol = 0.0
+            for i in range(a, z):
+                vol = vol + getattr(m, f"{side}_volume")[i]
+            want = (
+                getattr(m, f"{side}_open")[a],
+                max(getattr(m, f"{side}_high")[a:z]),
+                min(getattr(m, f"{side}_low")[a:z]),
+                getattr(m, f"{side}_close")[z - 1],
+                vol,
+            )
+            got = tuple(getattr(b, f"{side}_{f}")[j] for f in ("open", "high", "low", "close", "volume"))
+            assert got == want, (tf, anchor, j, side)
+    return len(bins) - len(kept)
 
 
 @pytest.mark.parametrize("anchor", ["utc", "new_york_1700"])
@@ -312,7 +368,96 @@ def test_visibility_never_shows_unclosed_bar(anchor: str, tf: str) -> None:
     cols = _columns(len(ts), 0, MIN, seed=9)
     cols["timestamp_us"] = ts
     m = _market(cols)
-    _check_visibility(m, resample(m, tf, anchor))
+    b = resample(m, tf, anchor)
+    _check_visibility(m, b)
+    _check_against_bins(m, b, tf, anchor)
+
+
+def _gap_market() -> Market:
+    """M1 at 09:00 … 09:30, then only 10:59 of the 10:00 hour, then all of 11:00 … 11:59."""
+    ts = [_us(2024, 1, 2, 9, k) for k in range(31)]
+    ts.append(_us(2024, 1, 2, 10, 59))
+    ts.extend(_us(2024, 1, 2, 11, k) for k in range(60))
+    cols = _columns(len(ts), 0, MIN, seed=11)
+    cols["timestamp_us"] = ts
+    return _market(cols)
+
+
+def test_bin_overtaken_within_one_step_is_dropped() -> None:
+    # At the 10:59 bar (close 11:00) both the 09:00 and the 10:00 H1 bins have closed: the 09:00
+    # bin is never the visible bar, so (V1 stepwise semantics) it is not an H1 bar.
+    m = _gap_market()
+    b = resample(m, "H1")
+    assert b.open_time_us == [_us(2024, 1, 2, 10, 0), _us(2024, 1, 2, 11, 0)]
+    assert b.close_time_us == [_us(2024, 1, 2, 11, 0), _us(2024, 1, 2, 12, 0)]
+    assert b.visible == [-1] * 31 + [0] * 60 + [1]
+    # the kept bars keep their own members' OHLCV: bar 31 alone, then bars 32..91
+    for side in ("bid", "ask"):
+        col = {f: getattr(m, f"{side}_{f}") for f in ("open", "high", "low", "close", "volume")}
+        assert getattr(b, f"{side}_open") == [col["open"][31], col["open"][32]]
+        assert getattr(b, f"{side}_high") == [col["high"][31], max(col["high"][32:])]
+        assert getattr(b, f"{side}_low") == [col["low"][31], min(col["low"][32:])]
+        assert getattr(b, f"{side}_close") == [col["close"][31], col["close"][91]]
+        vol = 0.0
+        for v in col["volume"][32:]:
+            vol = vol + v
+        assert getattr(b, f"{side}_volume") == [0.0 + col["volume"][31], vol]
+    _check_visibility(m, b)
+    assert _check_against_bins(m, b, "H1", "utc") == 1
+    # M30: the 09:30 bin (close 10:00) is overtaken by the 10:30 bin (close 11:00) at the 10:59 bar
+    b30 = resample(m, "M30")
+    assert b30.open_time_us == [_us(2024, 1, 2, h, mi) for h, mi in ((9, 0), (10, 30), (11, 0), (11, 30))]
+    _check_visibility(m, b30)
+    assert _check_against_bins(m, b30, "M30", "utc") == 1
+
+
+def test_unfinished_last_bin_is_dropped() -> None:
+    # 00:02 … 00:11: the 00:10 M5 bin closes at 00:15, after the last primary close (00:12)
+    m = _market(_columns(10, _us(2024, 1, 2, 0, 2), MIN, seed=6))
+    b = resample(m, "M5")
+    assert b.open_time_us == [_us(2024, 1, 2, 0, 0), _us(2024, 1, 2, 0, 5)]
+    assert b.visible == [-1, -1, 0, 0, 0, 0, 0, 1, 1, 1]
+    assert b.bid_close == [m.bid_close[2], m.bid_close[7]]
+    # nothing ever closes: no bar at all
+    d1 = resample(m, "D1")
+    assert len(d1) == 0
+    assert d1.visible == [-1] * 10
+
+
+@pytest.mark.parametrize("anchor", ["utc", "new_york_1700"])
+def test_gap_free_data_loses_only_the_unfinished_bin(anchor: str) -> None:
+    n = 2 * 1440 + 150  # Monday 00:00 for two days and 150 minutes
+    m = _market(_columns(n, _us(2024, 1, 8, 0, 0), MIN, seed=8))
+    last_close = m.close_time_us(n - 1)
+    for tf in ("M5", "M15", "M30", "H1", "H4", "D1"):
+        b = resample(m, tf, anchor)
+        bins = _all_bins(m, tf, anchor)
+        unfinished = bins[-1][1] > last_close
+        assert len(b) + unfinished == len(bins), tf
+        assert b.open_time_us == [o for o, _, _, _ in bins[: len(b)]]
+        _check_visibility(m, b)
+        assert _check_against_bins(m, b, tf, anchor) == unfinished
+    assert resample(m, "H1", anchor).close_time_us[-1] == _us(2024, 1, 10, 2, 0)
+    assert len(resample(m, "M5", anchor)) == n // 5  # 02:25 … 02:29 closes the last M5 bin at 02:30
+
+
+def test_random_gaps_match_naive_bins() -> None:
+    rnd = random.Random(2024)
+    ts: list[int] = []
+    t = _us(2024, 10, 28, 13, 7)
+    while len(ts) < 6000:
+        ts.append(t)
+        t += MIN * (1 if rnd.random() < 0.97 else rnd.randint(2, 2880))
+    cols = _columns(len(ts), 0, MIN, seed=12)
+    cols["timestamp_us"] = ts
+    m = _market(cols)
+    dropped = 0
+    for tf in ("M5", "M30", "H1", "H4", "D1"):
+        for anchor in ("utc", "new_york_1700"):
+            b = resample(m, tf, anchor)
+            _check_visibility(m, b)
+            dropped += _check_against_bins(m, b, tf, anchor)
+    assert dropped > 10  # the gaps do overtake bins
 
 
 def test_new_york_anchor_winter_and_summer() -> None:
@@ -345,8 +490,9 @@ def test_new_york_anchor_dst_switch_days() -> None:
     assert htf_bin(_us(2024, 11, 3, 6, 30), "H4", ny) == (_us(2024, 11, 3, 5, 0), _us(2024, 11, 3, 10, 0))
     assert htf_bin(_us(2024, 11, 3, 10, 0), "H4", ny) == (_us(2024, 11, 3, 10, 0), _us(2024, 11, 3, 14, 0))
     assert htf_bin(_us(2024, 11, 3, 12, 0), "D1", ny) == (_us(2024, 11, 2, 21, 0), _us(2024, 11, 3, 22, 0))
-    # resampled bars across the spring switch: contiguous bins, visibility by close time
-    cols = _columns(24 * 60, _us(2024, 3, 9, 20, 0), MIN, seed=4)
+    # resampled bars across the spring switch: contiguous bins, visibility by close time (the data
+    # end at 21:00 UTC on the 10th, when the 23-hour trading day closes)
+    cols = _columns(25 * 60, _us(2024, 3, 9, 20, 0), MIN, seed=4)
     m = _market(cols)
     h4 = resample(m, "H4", ny)
     assert h4.open_time_us[:4] == [
@@ -357,6 +503,7 @@ def test_new_york_anchor_dst_switch_days() -> None:
     ]
     assert h4.close_time_us[3] - h4.open_time_us[3] == 3 * HOUR
     _check_visibility(m, h4)
+    _check_against_bins(m, h4, "H4", ny)
     d1 = resample(m, "D1", ny)
     assert d1.open_time_us == [_us(2024, 3, 8, 22, 0), _us(2024, 3, 9, 22, 0)]
     assert d1.close_time_us[1] - d1.open_time_us[1] == 23 * HOUR
@@ -411,9 +558,12 @@ def test_fixture_htf_bar_counts_new_york() -> None:
     assert len(m) == counts["M1/bid"] == summary["input_bars"]
     host = MarketHost(m, "new_york_1700")
     for tf in ("H4", "D1", "H1", "M30"):
+        # the original generator made one bar per non-empty bin; the HTF bars are those that
+        # become visible (the unfinished last bin and bins overtaken in gaps are not)
+        assert len(_all_bins(m, tf, "new_york_1700")) == counts[f"{tf}/bid"] == counts[f"{tf}/ask"], tf
         bars = host.bars(tf)
-        assert len(bars) == counts[f"{tf}/bid"] == counts[f"{tf}/ask"], tf
         _check_visibility(m, bars)
+        _check_against_bins(m, bars, tf, "new_york_1700")
     d1 = host.bars("D1")
     assert all(datetime.fromtimestamp(t / 1e6, tz=UTC).hour == 22 for t in d1.open_time_us)  # 17:00 EST
 

@@ -2,7 +2,8 @@
 
 Written from docs/data.md (validation, first violation → E4004 naming column and row) and
 docs/indicators.md "Higher timeframes" (bins, America/New_York 17:00 anchor by the documented US DST
-rule, visibility by close time). Timestamps are bar **open** times in µs UTC; prices plain floats.
+rule, visibility by close time, only bins that become visible are HTF bars). Timestamps are bar
+**open** times in µs UTC; prices plain floats.
 """
 
 from __future__ import annotations
@@ -302,7 +303,7 @@ class Bars:
 
     ``visible`` is ``None`` for the primary bars; for a higher timeframe it has one entry per
     *primary* bar: the index of the latest HTF bar whose close time is at or before that primary
-    bar's close time, or −1.
+    bar's close time, or −1. Every HTF bar is ``visible[i]`` for at least one ``i``.
     """
 
     symbol: str
@@ -448,8 +449,11 @@ def htf_bin(t: int, timeframe: str, anchor: str = "utc") -> tuple[int, int]:
 def resample(market: Market, timeframe: str, anchor: str = "utc") -> Bars:
     """Bars of ``timeframe`` built from the primary bars, with the visibility index (docs/indicators.md).
 
-    The primary timeframe gives the primary bars with ``visible[i] = i``; a timeframe that is not a
-    whole multiple of the primary one is E4003, an unknown anchor E4002.
+    Only bins that some primary bar sees (``visible[i]``) are HTF bars, in the order they become
+    visible (V1 stepwise semantics): a bin overtaken by the next one within a single primary step
+    (gaps) and the unfinished last bin are dropped. The primary timeframe gives the primary bars
+    with ``visible[i] = i``; a timeframe that is not a whole multiple of the primary one is E4003,
+    an unknown anchor E4002.
     """
     name = timeframe.strip().upper() if isinstance(timeframe, str) else ""
     if name not in TIMEFRAME_MINUTES:
@@ -511,5 +515,32 @@ def resample(market: Market, timeframe: str, anchor: str = "utc") -> Bars:
         while k + 1 < m and out.close_time_us[k + 1] <= close_i:
             k += 1
         visible.append(k)
-    out.visible = visible
-    return out
+    # keep only the bins that are visible[i] for some i (visible is non-decreasing: its distinct
+    # non-negative values, in order) and renumber visible to them; -1 stays -1
+    kept: list[int] = []
+    last = -1
+    for i in range(n):
+        v = visible[i]
+        if v < 0:
+            continue
+        if v != last:
+            last = v
+            kept.append(v)
+        visible[i] = len(kept) - 1
+    return Bars(
+        symbol=out.symbol,
+        timeframe=out.timeframe,
+        open_time_us=[out.open_time_us[j] for j in kept],
+        close_time_us=[out.close_time_us[j] for j in kept],
+        bid_open=[out.bid_open[j] for j in kept],
+        bid_high=[out.bid_high[j] for j in kept],
+        bid_low=[out.bid_low[j] for j in kept],
+        bid_close=[out.bid_close[j] for j in kept],
+        bid_volume=[out.bid_volume[j] for j in kept],
+        ask_open=[out.ask_open[j] for j in kept],
+        ask_high=[out.ask_high[j] for j in kept],
+        ask_low=[out.ask_low[j] for j in kept],
+        ask_close=[out.ask_close[j] for j in kept],
+        ask_volume=[out.ask_volume[j] for j in kept],
+        visible=visible,
+    )

@@ -1,6 +1,8 @@
 //! Higher-timeframe bars resampled from the primary bars (docs/indicators.md "Higher timeframes"),
 //! with the visibility index that keeps strategies free of look-ahead: primary bar i sees only HTF
-//! bars whose close time is at or before its own close time. One pass over the primary bars.
+//! bars whose close time is at or before its own close time. The HTF bars are the bins in the order
+//! they become visible (V1 "stepwise" semantics): a bin overtaken before any primary bar sees it, and
+//! the unfinished last bin, are dropped. Linear in the number of primary bars.
 
 use crate::config::HtfAnchor;
 use crate::error::{Result, StrategyError};
@@ -30,6 +32,7 @@ pub struct HtfBars {
     pub ask_close: Vec<f64>,
     pub ask_volume: Vec<f64>,
     /// Per primary bar: index of the latest HTF bar with `close_time ≤` the primary close, or −1.
+    /// Every HTF bar is `visible[i]` for at least one i (bins never visible are not HTF bars).
     pub visible: Vec<i64>,
 }
 
@@ -163,9 +166,36 @@ impl Side {
     }
 }
 
+/// Keep only the bins that are `visible[i]` for some primary bar i, in that order, and renumber
+/// `visible` to the kept bins (−1 stays −1). `visible` is non-decreasing, so the kept bins are its
+/// distinct non-negative values; returns their old indices.
+fn keep_visible(visible: &mut [i64]) -> Vec<usize> {
+    let mut kept: Vec<usize> = Vec::new();
+    let mut last = -1_i64;
+    for v in visible.iter_mut() {
+        if *v < 0 {
+            continue;
+        }
+        if *v != last {
+            last = *v;
+            kept.push(*v as usize);
+        }
+        *v = kept.len() as i64 - 1;
+    }
+    kept
+}
+
+/// The elements of `col` at the indices `kept` (all in range: they come from `visibility`).
+fn pick<T: Copy>(col: &[T], kept: &[usize]) -> Vec<T> {
+    kept.iter().filter_map(|&j| col.get(j).copied()).collect()
+}
+
 /// Resample the primary bars of `market` into `timeframe` bins (bid and ask separately): OHLC =
-/// first/max/min/last, volume = sum; empty bins give no bar. `timeframe` equal to the primary one
-/// returns the primary bars with `visible[i] = i`. Shorter or non-multiple timeframes are E4003.
+/// first/max/min/last, volume = sum; empty bins give no bar. Only bins that some primary bar sees
+/// (`visible[i]`) become HTF bars, in the order they become visible: a bin overtaken by the next
+/// one within a single primary step (gaps) and the unfinished last bin are dropped. `timeframe`
+/// equal to the primary one returns the primary bars with `visible[i] = i`. Shorter or
+/// non-multiple timeframes are E4003.
 pub fn resample(market: &MarketData, timeframe: Timeframe, anchor: HtfAnchor) -> Result<HtfBars> {
     check_timeframe(market.timeframe, timeframe)?;
     let anchor = effective_anchor(timeframe, anchor);
@@ -224,22 +254,23 @@ pub fn resample(market: &MarketData, timeframe: Timeframe, anchor: HtfAnchor) ->
             ask.extend(market.ask_high[i], market.ask_low[i], market.ask_close[i], market.ask_volume[i]);
         }
     }
-    let visible = visibility(&primary_close, &close_time);
+    let mut visible = visibility(&primary_close, &close_time);
+    let kept = keep_visible(&mut visible);
     Ok(HtfBars {
         timeframe,
         anchor,
-        open_time_us: open_time,
-        close_time_us: close_time,
-        bid_open: bid.open,
-        bid_high: bid.high,
-        bid_low: bid.low,
-        bid_close: bid.close,
-        bid_volume: bid.volume,
-        ask_open: ask.open,
-        ask_high: ask.high,
-        ask_low: ask.low,
-        ask_close: ask.close,
-        ask_volume: ask.volume,
+        open_time_us: pick(&open_time, &kept),
+        close_time_us: pick(&close_time, &kept),
+        bid_open: pick(&bid.open, &kept),
+        bid_high: pick(&bid.high, &kept),
+        bid_low: pick(&bid.low, &kept),
+        bid_close: pick(&bid.close, &kept),
+        bid_volume: pick(&bid.volume, &kept),
+        ask_open: pick(&ask.open, &kept),
+        ask_high: pick(&ask.high, &kept),
+        ask_low: pick(&ask.low, &kept),
+        ask_close: pick(&ask.close, &kept),
+        ask_volume: pick(&ask.volume, &kept),
         visible,
     })
 }
@@ -273,6 +304,9 @@ mod tests {
         market(tf, (0..n as i64).map(|k| start + k * tf.duration_us()).collect())
     }
 
+    /// The invariants of every resampling: no bar is visible before it has closed (nor while one of
+    /// its member bars is still forming), none is missed once closed, and every HTF bar is the
+    /// visible bar of at least one primary bar.
     fn check_visibility(m: &MarketData, h: &HtfBars) {
         let dur = m.timeframe.duration_us();
         assert_eq!(h.visible.len(), m.len());
@@ -296,6 +330,67 @@ mod tests {
                 assert!(h.close_time_us[next] > pc, "bar {i} misses closed HTF bar {next}");
             }
         }
+        // the visible index steps through 0, 1, 2, … without skipping a bar
+        let mut seen = -1_i64;
+        for &v in &h.visible {
+            assert!(v == seen || v == seen + 1, "visible jumps from {seen} to {v}");
+            seen = v;
+        }
+        assert_eq!(seen + 1, h.len() as i64, "an HTF bar is never visible");
+    }
+
+    /// Every non-empty bin as (open, close, first member, end of members), built naively.
+    fn all_bins(m: &MarketData, tf: Timeframe, anchor: HtfAnchor) -> Vec<(i64, i64, usize, usize)> {
+        let mut bins: Vec<(i64, i64, usize, usize)> = Vec::new();
+        for (i, &t) in m.timestamp_us.iter().enumerate() {
+            let (start, end) = bin_of(t, tf, anchor);
+            match bins.last_mut() {
+                Some(b) if b.0 == start => b.3 = i + 1,
+                _ => bins.push((start, end, i, i + 1)),
+            }
+        }
+        bins
+    }
+
+    /// `h` holds exactly the bins that some primary bar sees (the first primary close at or after
+    /// the bin's close comes before the next bin closes), with their full OHLCV. Returns how many
+    /// bins were dropped.
+    fn check_against_bins(m: &MarketData, h: &HtfBars, tf: Timeframe, anchor: HtfAnchor) -> usize {
+        let dur = m.timeframe.duration_us();
+        let pc: Vec<i64> = m.timestamp_us.iter().map(|t| t + dur).collect();
+        let bins = all_bins(m, tf, anchor);
+        let kept: Vec<&(i64, i64, usize, usize)> = bins
+            .iter()
+            .enumerate()
+            .filter(|&(k, b)| {
+                let i = pc.partition_point(|&c| c < b.1);
+                i < pc.len() && bins.get(k + 1).map_or(true, |nb| pc[i] < nb.1)
+            })
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(h.len(), kept.len(), "{tf} {anchor:?}");
+        for (j, &&(open, close, a, z)) in kept.iter().enumerate() {
+            assert_eq!((h.open_time_us[j], h.close_time_us[j]), (open, close));
+            for (side, o, hi, lo, c, v) in [
+                ("bid", &m.bid_open, &m.bid_high, &m.bid_low, &m.bid_close, &m.bid_volume),
+                ("ask", &m.ask_open, &m.ask_high, &m.ask_low, &m.ask_close, &m.ask_volume),
+            ] {
+                let got = if side == "bid" {
+                    (h.bid_open[j], h.bid_high[j], h.bid_low[j], h.bid_close[j], h.bid_volume[j])
+                } else {
+                    (h.ask_open[j], h.ask_high[j], h.ask_low[j], h.ask_close[j], h.ask_volume[j])
+                };
+                let want = (
+                    o[a],
+                    hi[a..z].iter().fold(f64::NEG_INFINITY, |x, &y| x.max(y)),
+                    lo[a..z].iter().fold(f64::INFINITY, |x, &y| x.min(y)),
+                    c[z - 1],
+                    v[a..z].iter().fold(0.0, |x, &y| x + y),
+                );
+                assert_eq!(got, want, "{tf} {anchor:?} bar {j} {side}");
+            }
+        }
+        bins.len() - kept.len()
     }
 
     #[test]
@@ -303,33 +398,105 @@ mod tests {
         let m = regular(Timeframe::M1, at(2024, 1, 2, 0, 2), 10); // 00:02 … 00:11
         let h = resample(&m, Timeframe::M5, HtfAnchor::NewYork1700).unwrap();
         assert_eq!(h.anchor, HtfAnchor::Utc);
-        assert_eq!(h.open_time_us, vec![at(2024, 1, 2, 0, 0), at(2024, 1, 2, 0, 5), at(2024, 1, 2, 0, 10)]);
-        assert_eq!(h.close_time_us, vec![at(2024, 1, 2, 0, 5), at(2024, 1, 2, 0, 10), at(2024, 1, 2, 0, 15)]);
-        // members: bars 0..3, 3..8, 8..10
-        assert_eq!(h.bid_open, vec![m.bid_open[0], m.bid_open[3], m.bid_open[8]]);
-        assert_eq!(h.bid_high, vec![m.bid_high[2], m.bid_high[7], m.bid_high[9]]);
-        assert_eq!(h.bid_low, vec![m.bid_low[0], m.bid_low[3], m.bid_low[8]]);
-        assert_eq!(h.bid_close, vec![m.bid_close[2], m.bid_close[7], m.bid_close[9]]);
-        assert_eq!(h.bid_volume, vec![0.0 + 1.0 + 2.0, 3.0 + 4.0 + 5.0 + 6.0 + 7.0, 8.0 + 9.0]);
-        assert_eq!(h.ask_close, vec![m.ask_close[2], m.ask_close[7], m.ask_close[9]]);
+        // the 00:10 bin closes at 00:15, after the last primary close (00:12): never visible
+        assert_eq!(h.open_time_us, vec![at(2024, 1, 2, 0, 0), at(2024, 1, 2, 0, 5)]);
+        assert_eq!(h.close_time_us, vec![at(2024, 1, 2, 0, 5), at(2024, 1, 2, 0, 10)]);
+        // members: bars 0..3, 3..8
+        assert_eq!(h.bid_open, vec![m.bid_open[0], m.bid_open[3]]);
+        assert_eq!(h.bid_high, vec![m.bid_high[2], m.bid_high[7]]);
+        assert_eq!(h.bid_low, vec![m.bid_low[0], m.bid_low[3]]);
+        assert_eq!(h.bid_close, vec![m.bid_close[2], m.bid_close[7]]);
+        assert_eq!(h.bid_volume, vec![0.0 + 1.0 + 2.0, 3.0 + 4.0 + 5.0 + 6.0 + 7.0]);
+        assert_eq!(h.ask_close, vec![m.ask_close[2], m.ask_close[7]]);
         // bar 2 closes at 00:05 together with the first M5 bar; bar 7 at 00:10
         assert_eq!(h.visible, vec![-1, -1, 0, 0, 0, 0, 0, 1, 1, 1]);
         check_visibility(&m, &h);
+        check_against_bins(&m, &h, Timeframe::M5, HtfAnchor::Utc);
     }
 
     #[test]
     fn gaps_give_no_bar() {
         let base = at(2024, 1, 2, 0, 0);
-        let ts = vec![base, base + HOUR_US, base + 5 * HOUR_US, base + 6 * HOUR_US];
+        let ts = vec![base, base + HOUR_US, base + 5 * HOUR_US, base + 6 * HOUR_US, base + 13 * HOUR_US];
         let m = market(Timeframe::H1, ts);
         let h = resample(&m, Timeframe::H4, HtfAnchor::Utc).unwrap();
+        // the 08:00 bin is empty; the 12:00 bin closes after the last primary close (14:00)
         assert_eq!(h.open_time_us, vec![base, base + 4 * HOUR_US]);
         assert_eq!(h.close_time_us, vec![base + 4 * HOUR_US, base + 8 * HOUR_US]);
         // the first H4 bar closes at 04:00, seen first by bar 2 (close 06:00)
-        assert_eq!(h.visible, vec![-1, -1, 0, 0]);
+        assert_eq!(h.visible, vec![-1, -1, 0, 0, 1]);
+        assert_eq!(h.bid_close, vec![m.bid_close[1], m.bid_close[3]]);
+        check_visibility(&m, &h);
+        // no D1 bin ever closes: no D1 bar at all
         let d = resample(&m, Timeframe::D1, HtfAnchor::Utc).unwrap();
-        assert_eq!(d.len(), 1);
-        assert_eq!(d.visible, vec![-1; 4]);
+        assert!(d.is_empty());
+        assert_eq!(d.visible, vec![-1; 5]);
+    }
+
+    #[test]
+    fn bin_overtaken_within_one_step_is_dropped() {
+        // H1 from M1: 09:00 … 09:30, then only 10:59 of the 10:00 bin, then all of 11:00 … 11:59.
+        // At the 10:59 bar (close 11:00) both the 09:00 and the 10:00 bins have closed, so the
+        // 09:00 bin is never the visible bar and is not an H1 bar.
+        let mut ts: Vec<i64> = (0..31).map(|k| at(2024, 1, 2, 9, k)).collect();
+        ts.push(at(2024, 1, 2, 10, 59));
+        ts.extend((0..60).map(|k| at(2024, 1, 2, 11, k)));
+        let m = market(Timeframe::M1, ts);
+        let h = resample(&m, Timeframe::H1, HtfAnchor::Utc).unwrap();
+        assert_eq!(h.open_time_us, vec![at(2024, 1, 2, 10, 0), at(2024, 1, 2, 11, 0)]);
+        assert_eq!(h.close_time_us, vec![at(2024, 1, 2, 11, 0), at(2024, 1, 2, 12, 0)]);
+        let mut want = vec![-1_i64; 31];
+        want.extend(vec![0; 60]);
+        want.push(1);
+        assert_eq!(h.visible, want);
+        // the kept bars keep their own members' OHLC: bar 31 alone, then bars 32..92
+        assert_eq!(
+            (h.bid_open[0], h.bid_high[0], h.bid_low[0], h.bid_close[0], h.bid_volume[0]),
+            (m.bid_open[31], m.bid_high[31], m.bid_low[31], m.bid_close[31], 31.0)
+        );
+        assert_eq!(
+            (h.ask_open[1], h.ask_high[1], h.ask_low[1], h.ask_close[1]),
+            (m.ask_open[32], m.ask_high[91], m.ask_low[32], m.ask_close[91])
+        );
+        assert_eq!(h.bid_volume[1], (32..92).fold(0.0, |a, k| a + k as f64));
+        check_visibility(&m, &h);
+        assert_eq!(check_against_bins(&m, &h, Timeframe::H1, HtfAnchor::Utc), 1);
+        // the same data as M30: the 09:30 bin (close 10:00) is overtaken by the 10:30 bin (close
+        // 11:00) at the 10:59 bar; the 09:00 bin was seen by the 09:29 bar and stays
+        let h30 = resample(&m, Timeframe::M30, HtfAnchor::Utc).unwrap();
+        assert_eq!(
+            h30.open_time_us,
+            vec![at(2024, 1, 2, 9, 0), at(2024, 1, 2, 10, 30), at(2024, 1, 2, 11, 0), at(2024, 1, 2, 11, 30)]
+        );
+        check_visibility(&m, &h30);
+        assert_eq!(check_against_bins(&m, &h30, Timeframe::M30, HtfAnchor::Utc), 1);
+    }
+
+    #[test]
+    fn gap_free_data_loses_only_the_unfinished_bin() {
+        // M1 from Monday 00:00 for 2 days and 150 minutes: every bin but the last one is visible
+        let start = at(2024, 1, 8, 0, 0);
+        let m = regular(Timeframe::M1, start, 2 * 1440 + 150);
+        for tf in [Timeframe::M5, Timeframe::M15, Timeframe::M30, Timeframe::H1, Timeframe::H4, Timeframe::D1] {
+            for anchor in [HtfAnchor::Utc, HtfAnchor::NewYork1700] {
+                let h = resample(&m, tf, anchor).unwrap();
+                let bins = all_bins(&m, tf, anchor);
+                let last_close = m.timestamp_us[m.len() - 1] + MINUTE_US;
+                let unfinished = bins.last().is_some_and(|b| b.1 > last_close);
+                assert_eq!(h.len() + usize::from(unfinished), bins.len(), "{tf} {anchor:?}");
+                for (j, b) in bins.iter().take(h.len()).enumerate() {
+                    assert_eq!(h.open_time_us[j], b.0);
+                }
+                check_visibility(&m, &h);
+                assert_eq!(check_against_bins(&m, &h, tf, anchor), usize::from(unfinished));
+            }
+        }
+        // 150 minutes past midnight: the 02:00 H1 bin is unfinished, the 02:25 M5 bin closes at 02:30
+        let h1 = resample(&m, Timeframe::H1, HtfAnchor::Utc).unwrap();
+        assert_eq!(h1.close_time_us.last(), Some(&at(2024, 1, 10, 2, 0)));
+        let m5 = resample(&m, Timeframe::M5, HtfAnchor::Utc).unwrap();
+        assert_eq!(m5.close_time_us.last(), Some(&at(2024, 1, 10, 2, 30)));
+        assert_eq!(m5.len(), (2 * 1440 + 150) / 5);
     }
 
     #[test]
@@ -345,66 +512,91 @@ mod tests {
             for anchor in [HtfAnchor::Utc, HtfAnchor::NewYork1700] {
                 let h = resample(&m, tf, anchor).unwrap();
                 check_visibility(&m, &h);
+                check_against_bins(&m, &h, tf, anchor);
                 assert!(h.open_time_us.windows(2).all(|w| w[0] < w[1]));
                 assert!(h.close_time_us.windows(2).all(|w| w[0] < w[1]));
-                // every primary bar lies in the HTF bar of its own bin, and no HTF bar is empty
-                let mut used = vec![false; h.len()];
-                for &t in m.timestamp_us.iter() {
-                    let j = h.open_time_us.partition_point(|&o| o <= t) - 1;
-                    assert!(t < h.close_time_us[j], "{tf} {anchor:?}");
-                    assert_eq!(bin_of(t, tf, anchor).0, h.open_time_us[j]);
-                    used[j] = true;
+                // every HTF bar is the bin of its members
+                for (j, &o) in h.open_time_us.iter().enumerate() {
+                    assert_eq!(bin_of(o, tf, anchor), (o, h.close_time_us[j]), "{tf} {anchor:?}");
                 }
-                assert!(used.iter().all(|&u| u));
             }
         }
     }
 
     #[test]
+    fn random_gaps_match_naive_bins() {
+        // M1 with random holes of 1 minute to 2 days (xorshift, fixed seed)
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut t = at(2024, 10, 28, 13, 7);
+        let mut ts = Vec::new();
+        while ts.len() < 20_000 {
+            ts.push(t);
+            let r = next();
+            let step = if r % 100 < 97 { 1 } else { 2 + (r >> 8) % 2880 };
+            t += step as i64 * MINUTE_US;
+        }
+        let m = market(Timeframe::M1, ts);
+        let mut dropped = 0;
+        for tf in [Timeframe::M5, Timeframe::M30, Timeframe::H1, Timeframe::H4, Timeframe::D1] {
+            for anchor in [HtfAnchor::Utc, HtfAnchor::NewYork1700] {
+                let h = resample(&m, tf, anchor).unwrap();
+                check_visibility(&m, &h);
+                dropped += check_against_bins(&m, &h, tf, anchor);
+            }
+        }
+        assert!(dropped > 10, "the gaps overtake bins ({dropped})");
+    }
+
+    #[test]
     fn new_york_d1_winter_summer_and_switch() {
-        // winter: the trading day starts 22:00 UTC
+        // winter: the trading day starts 22:00 UTC; the day from 8 January 22:00 is unfinished
         let m = regular(Timeframe::H1, at(2024, 1, 8, 20, 0), 4); // 20:00 … 23:00 UTC
         let d = resample(&m, Timeframe::D1, HtfAnchor::NewYork1700).unwrap();
-        assert_eq!(d.open_time_us, vec![at(2024, 1, 7, 22, 0), at(2024, 1, 8, 22, 0)]);
-        assert_eq!(d.close_time_us, vec![at(2024, 1, 8, 22, 0), at(2024, 1, 9, 22, 0)]);
+        assert_eq!(d.open_time_us, vec![at(2024, 1, 7, 22, 0)]);
+        assert_eq!(d.close_time_us, vec![at(2024, 1, 8, 22, 0)]);
         assert_eq!(d.bid_close[0], m.bid_close[1]);
         assert_eq!(d.visible, vec![-1, 0, 0, 0]);
         // summer: 21:00 UTC
         let m = regular(Timeframe::H1, at(2024, 7, 8, 20, 0), 2);
         let d = resample(&m, Timeframe::D1, HtfAnchor::NewYork1700).unwrap();
-        assert_eq!(d.open_time_us, vec![at(2024, 7, 7, 21, 0), at(2024, 7, 8, 21, 0)]);
+        assert_eq!(d.open_time_us, vec![at(2024, 7, 7, 21, 0)]);
         assert_eq!(d.visible, vec![0, 0]);
         // spring switch (Sun 10 March 2024): the day Sat 17:00 EST → Sun 17:00 EDT lasts 23 h
         let m = regular(Timeframe::H1, at(2024, 3, 9, 21, 0), 30);
         let d = resample(&m, Timeframe::D1, HtfAnchor::NewYork1700).unwrap();
-        assert_eq!(d.open_time_us, vec![at(2024, 3, 8, 22, 0), at(2024, 3, 9, 22, 0), at(2024, 3, 10, 21, 0)]);
+        assert_eq!(d.open_time_us, vec![at(2024, 3, 8, 22, 0), at(2024, 3, 9, 22, 0)]);
+        assert_eq!(d.close_time_us, vec![at(2024, 3, 9, 22, 0), at(2024, 3, 10, 21, 0)]);
         assert_eq!(d.close_time_us[1] - d.open_time_us[1], 23 * HOUR_US);
         // fall switch (Sun 3 November 2024): 25 h
         let m = regular(Timeframe::H1, at(2024, 11, 2, 21, 0), 30);
         let d = resample(&m, Timeframe::D1, HtfAnchor::NewYork1700).unwrap();
-        assert_eq!(d.open_time_us[0], at(2024, 11, 2, 21, 0));
-        assert_eq!(d.close_time_us[0], at(2024, 11, 3, 22, 0));
+        assert_eq!(d.open_time_us, vec![at(2024, 11, 2, 21, 0)]);
+        assert_eq!(d.close_time_us, vec![at(2024, 11, 3, 22, 0)]);
         check_visibility(&m, &d);
         // UTC anchor ignores New York
         let u = resample(&m, Timeframe::D1, HtfAnchor::Utc).unwrap();
-        assert_eq!(u.open_time_us[0], at(2024, 11, 2, 0, 0));
+        assert_eq!(u.open_time_us, vec![at(2024, 11, 2, 0, 0), at(2024, 11, 3, 0, 0)]);
     }
 
     #[test]
     fn new_york_h4_bins() {
         let m = regular(Timeframe::H1, at(2024, 1, 8, 0, 0), 24);
         let h = resample(&m, Timeframe::H4, HtfAnchor::NewYork1700).unwrap();
-        // 17, 21, 01, 05, 09, 13 NY = 22, 02, 06, 10, 14, 18 UTC in winter
-        let want: Vec<i64> = [(7, 22), (8, 2), (8, 6), (8, 10), (8, 14), (8, 18), (8, 22)]
-            .iter()
-            .map(|&(d, hh)| at(2024, 1, d, hh, 0))
-            .collect();
+        // 17, 21, 01, 05, 09, 13 NY = 22, 02, 06, 10, 14, 18 UTC in winter (the 22:00 bin is unfinished)
+        let want: Vec<i64> =
+            [(7, 22), (8, 2), (8, 6), (8, 10), (8, 14), (8, 18)].iter().map(|&(d, hh)| at(2024, 1, d, hh, 0)).collect();
         assert_eq!(h.open_time_us, want);
         // spring switch: the 01:00 → 05:00 NY bin is 06:00 → 09:00 UTC (3 h)
-        let m = regular(Timeframe::H1, at(2024, 3, 10, 0, 0), 12);
+        let m = regular(Timeframe::H1, at(2024, 3, 10, 0, 0), 13);
         let h = resample(&m, Timeframe::H4, HtfAnchor::NewYork1700).unwrap();
         assert_eq!(
-            h.open_time_us[..4],
+            h.open_time_us,
             [at(2024, 3, 9, 22, 0), at(2024, 3, 10, 2, 0), at(2024, 3, 10, 6, 0), at(2024, 3, 10, 9, 0)]
         );
         assert_eq!(h.close_time_us[2], at(2024, 3, 10, 9, 0));
@@ -435,6 +627,11 @@ mod tests {
         assert_eq!(h.visible, vec![0, 1, 2, 3, 4]);
         assert_eq!(h.bid_close, m.bid_close.to_vec());
         assert_eq!(h.close_time_us[0], m.timestamp_us[0] + HOUR_US);
+        // gaps in the primary bars: still the identity
+        let m = market(Timeframe::H1, vec![at(2024, 1, 8, 0, 0), at(2024, 1, 8, 7, 0), at(2024, 1, 9, 3, 0)]);
+        let h = resample(&m, Timeframe::H1, HtfAnchor::NewYork1700).unwrap();
+        assert_eq!(h.visible, vec![0, 1, 2]);
+        assert_eq!(h.open_time_us, m.timestamp_us.to_vec());
         let e = resample(&m, Timeframe::M30, HtfAnchor::Utc).unwrap_err();
         assert_eq!(e.code(), "E4003");
         assert!(e.to_string().contains("M30"));
@@ -448,6 +645,11 @@ mod tests {
         let h = resample(&m, Timeframe::H4, HtfAnchor::NewYork1700).unwrap();
         assert!(h.len() > 4000 && h.len() < 4300, "{}", h.len());
         assert_eq!(h.visible.len(), 1_000_000);
-        assert_eq!(h.bid_volume.iter().fold(0.0, |a, v| a + v), m.bid_volume.iter().fold(0.0, |a, v| a + v));
+        check_visibility(&m, &h);
+        // the volume of the kept bars is that of every primary bar before the last HTF close
+        let last_close = h.close_time_us[h.len() - 1];
+        let members = m.timestamp_us.partition_point(|&t| t < last_close);
+        assert!(members < m.len());
+        assert_eq!(h.bid_volume.iter().fold(0.0, |a, v| a + v), m.bid_volume[..members].iter().fold(0.0, |a, v| a + v));
     }
 }
