@@ -387,6 +387,7 @@ def _stub_names() -> set[str]:
 # Native exports used only through `omega`'s own modules, not re-exported under the same name.
 PRIVATE = {
     "run_backtest_rust": "called by omega.bridge / omega.run_backtest",
+    "scan_signals_rust": "called by omega.scan_signals",
     "register_plugin": "called by omega.plugins during discovery",
     "STRATEGY_REGISTRY": "read by omega.bridge / omega.plugins",
     "StrategyRegistry": "type of STRATEGY_REGISTRY",
