@@ -46,6 +46,7 @@ __all__ = [
     "native_call_count",
     "register_plugin",
     "run_backtest_rust",
+    "scan_signals_rust",
     "validate_candles",
 ]
 
