@@ -1,0 +1,268 @@
+//! `{{ cookiecutter.strategy_name }}`: an EMA/ATR channel breakout on bid closes.
+//!
+//! - Channel: `EMA(ema_length) ± band_atr · ATR(atr_length)` (Wilder ATR, bid side).
+//! - Long (scenario 1) when the close crosses above the upper band (previous close at or below the
+//!   previous upper band, this close above it); entry at the ask close. Short (scenario 2) on the
+//!   mirror cross of the lower band; entry at the bid close.
+//! - Stop-loss / take-profit at `sl_atr` / `tp_atr` ATRs from the entry.
+//! - Break-even: once the open profit reaches `breakeven_r` times the initial risk, the stop-loss
+//!   moves to the entry price (`null` disables it). Positions close with reason "timeout" after
+//!   `max_bars` bars.
+//!
+//! It reads only the `IndicatorCache`, so every series is computed once per market by the core and
+//! shared by every run. The pure-Python twin is `{{ cookiecutter.package_name }}.reference` (same
+//! operations in the same order, so both backends trade identically); the parameter model is
+//! `{{ cookiecutter.package_name }}.params`.
+
+use std::collections::HashMap;
+
+use omega_core::indicators::{IndicatorKey, PriceSide};
+use omega_core::{
+    DataSlice, Direction, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig, StrategyError,
+    Timeframe, TradeSignal,
+};
+
+/// Registry name (the key of `omega.list_strategies()` and `omega.run_backtest`).
+pub const STRATEGY_NAME: &str = "{{ cookiecutter.strategy_name }}";
+/// Strategy version: the crate version, which is also the wheel version.
+pub const STRATEGY_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Entry reason of every signal.
+pub const REASON: &str = "breakout";
+/// Parameter names, in the order of the Python model.
+pub const PARAMS: [&str; 7] = ["ema_length", "atr_length", "band_atr", "sl_atr", "tp_atr", "breakeven_r", "max_bars"];
+
+/// The strategy's parameters (`config.params`), with the defaults of the Python model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    /// EMA length of the channel centre (bid closes).
+    pub ema_length: usize,
+    /// Wilder ATR length (bid side).
+    pub atr_length: usize,
+    /// Half-width of the channel in ATRs.
+    pub band_atr: f64,
+    /// Stop-loss distance in ATRs.
+    pub sl_atr: f64,
+    /// Take-profit distance in ATRs.
+    pub tp_atr: f64,
+    /// Move the stop-loss to the entry at this multiple of the initial risk (`None`: never).
+    pub breakeven_r: Option<f64>,
+    /// Close with reason "timeout" after this many bars.
+    pub max_bars: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            ema_length: 20,
+            atr_length: 14,
+            band_atr: 1.0,
+            sl_atr: 1.5,
+            tp_atr: 3.0,
+            breakeven_r: Some(1.0),
+            max_bars: 120,
+        }
+    }
+}
+
+/// A whole number `>= min` (a float with no fractional part is accepted, as JSON may carry `3.0`).
+fn whole(name: &str, v: &serde_json::Value, min: u64) -> Result<usize, StrategyError> {
+    let n = v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e15).map(|f| f as u64));
+    match n {
+        Some(n) if n >= min => Ok(n as usize),
+        _ => Err(StrategyError::param(name, format!("must be a whole number >= {min}, got {v}"))),
+    }
+}
+
+/// A finite number, `> 0` (or `>= 0` when `zero_ok`).
+fn number(name: &str, v: &serde_json::Value, zero_ok: bool) -> Result<f64, StrategyError> {
+    match v.as_f64() {
+        Some(f) if f.is_finite() && (f > 0.0 || (zero_ok && f == 0.0)) => Ok(f),
+        _ => {
+            let bound = if zero_ok { ">= 0" } else { "> 0" };
+            Err(StrategyError::param(name, format!("must be a finite number {bound}, got {v}")))
+        }
+    }
+}
+
+impl Params {
+    /// Parse `config.params`: E4002 naming the parameter; unknown keys are refused so that no
+    /// accepted key is silently without effect.
+    pub fn from_map(map: &serde_json::Map<String, serde_json::Value>) -> Result<Self, StrategyError> {
+        let mut p = Params::default();
+        for (k, v) in map {
+            match k.as_str() {
+                "ema_length" => p.ema_length = whole(k, v, 1)?,
+                "atr_length" => p.atr_length = whole(k, v, 1)?,
+                "band_atr" => p.band_atr = number(k, v, true)?,
+                "sl_atr" => p.sl_atr = number(k, v, false)?,
+                "tp_atr" => p.tp_atr = number(k, v, false)?,
+                "breakeven_r" => p.breakeven_r = if v.is_null() { None } else { Some(number(k, v, false)?) },
+                "max_bars" => p.max_bars = whole(k, v, 1)?,
+                _ => {
+                    return Err(StrategyError::param(
+                        k.as_str(),
+                        format!("unknown parameter (known: {})", PARAMS.join(", ")),
+                    ))
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// The series the strategy reads, requested in `prepare`.
+#[derive(Clone, Copy, Debug)]
+struct Keys {
+    ema: IndicatorKey,
+    atr: IndicatorKey,
+    close: IndicatorKey,
+}
+
+/// The `{{ cookiecutter.strategy_name }}` strategy.
+#[derive(Debug)]
+pub struct {{ cookiecutter.__class_name }} {
+    params: Params,
+    timeframe: Timeframe,
+    long_ok: bool,
+    short_ok: bool,
+    keys: Option<Keys>,
+}
+
+impl Default for {{ cookiecutter.__class_name }} {
+    fn default() -> Self {
+        Self { params: Params::default(), timeframe: Timeframe::M1, long_ok: true, short_ok: true, keys: None }
+    }
+}
+
+impl {{ cookiecutter.__class_name }} {
+    /// The parameters in use.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+}
+
+impl RustStrategy for {{ cookiecutter.__class_name }} {
+    fn evaluate(&self, slice: &DataSlice<'_>, cache: &IndicatorCache<'_>) -> Option<TradeSignal> {
+        let i = slice.index;
+        if i == 0 {
+            return None;
+        }
+        let k = self.keys.as_ref()?;
+        let (ema, atr, close) = (cache.series(&k.ema).ok()?, cache.series(&k.atr).ok()?, cache.series(&k.close).ok()?);
+        let (pc, pe, pa) = (close[i - 1], ema[i - 1], atr[i - 1]);
+        let (c, e, a) = (slice.bid.close, ema[i], atr[i]);
+        if ![pc, pe, pa, c, e, a].iter().all(|v| v.is_finite()) {
+            return None; // warm-up
+        }
+        let band = self.params.band_atr;
+        let (upper, lower) = (e + band * a, e - band * a);
+        let (direction, entry, scenario) = if pc <= pe + band * pa && c > upper && self.long_ok {
+            (Direction::Long, slice.ask.close, 1)
+        } else if pc >= pe - band * pa && c < lower && self.short_ok {
+            (Direction::Short, slice.bid.close, 2)
+        } else {
+            return None;
+        };
+        let sign = direction.sign();
+        let meta: HashMap<String, f64> =
+            [("ema", e), ("atr", a), ("upper", upper), ("lower", lower)].map(|(k, v)| (k.to_string(), v)).into();
+        Some(TradeSignal::new(
+            direction,
+            entry,
+            entry - sign * self.params.sl_atr * a,
+            Some(entry + sign * self.params.tp_atr * a),
+            REASON.to_string(),
+            vec!["ema".to_string(), "atr".to_string(), "breakout".to_string()],
+            Some(scenario),
+            Some(meta),
+        ))
+    }
+
+    fn manage_position(&self, position: &Position, slice: &DataSlice<'_>) -> PositionAction {
+        if position.bars_held >= self.params.max_bars {
+            return PositionAction::Close { reason: "timeout".to_string() };
+        }
+        if let Some(r) = self.params.breakeven_r {
+            let sign = position.direction.sign();
+            // Positive while the stop-loss is still on the losing side of the entry.
+            let risk = sign * (position.entry_price - position.stop_loss);
+            let price = match position.direction {
+                Direction::Long => slice.bid.close,
+                Direction::Short => slice.ask.close,
+            };
+            if risk > 0.0 && sign * (price - position.entry_price) >= r * risk {
+                return PositionAction::ModifyStopLoss { new_sl: position.entry_price };
+            }
+        }
+        PositionAction::Hold
+    }
+
+    fn primary_timeframe(&self) -> Timeframe {
+        self.timeframe
+    }
+
+    fn on_init(&mut self, config: &StrategyConfig) -> Result<(), StrategyError> {
+        self.params = Params::from_map(&config.params)?;
+        self.timeframe = config.primary_timeframe()?;
+        self.long_ok = config.direction_allowed(true) && config.enabled_scenarios.contains(&1);
+        self.short_ok = config.direction_allowed(false) && config.enabled_scenarios.contains(&2);
+        Ok(())
+    }
+
+    fn prepare(&mut self, cache: &IndicatorCache<'_>) -> Result<(), StrategyError> {
+        let keys = Keys {
+            ema: IndicatorKey::ema(PriceSide::Bid, self.params.ema_length),
+            atr: IndicatorKey::atr(PriceSide::Bid, self.params.atr_length),
+            close: IndicatorKey::close(PriceSide::Bid),
+        };
+        // Request every series once up front: an unavailable indicator fails the run here (E4003)
+        // instead of silently producing no signals.
+        for key in [&keys.ema, &keys.atr, &keys.close] {
+            cache.series(key)?;
+        }
+        self.keys = Some(keys);
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        STRATEGY_NAME
+    }
+
+    fn version(&self) -> &str {
+        STRATEGY_VERSION
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: serde_json::Value) -> Result<Params, StrategyError> {
+        Params::from_map(v.as_object().expect("a JSON object"))
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(parse(serde_json::json!({})).unwrap(), Params::default());
+        let p =
+            parse(serde_json::json!({"ema_length": 50.0, "band_atr": 0, "breakeven_r": null, "max_bars": 7})).unwrap();
+        assert_eq!((p.ema_length, p.band_atr, p.breakeven_r, p.max_bars), (50, 0.0, None, 7));
+    }
+
+    #[test]
+    fn invalid_values_name_the_parameter() {
+        for (bad, name) in [
+            (serde_json::json!({"ema_length": 0}), "ema_length"),
+            (serde_json::json!({"atr_length": 2.5}), "atr_length"),
+            (serde_json::json!({"band_atr": -1.0}), "band_atr"),
+            (serde_json::json!({"sl_atr": 0}), "sl_atr"),
+            (serde_json::json!({"tp_atr": "3"}), "tp_atr"),
+            (serde_json::json!({"breakeven_r": 0}), "breakeven_r"),
+            (serde_json::json!({"bogus": 1}), "bogus"),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.code(), "E4002");
+            assert!(matches!(&e, StrategyError::InvalidParameter { name: n, .. } if n == name), "{e}");
+        }
+    }
+}
