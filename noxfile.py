@@ -21,7 +21,17 @@ WHEELS = ROOT / "target" / "wheels-nox"
 CARGO_ENV = {"CARGO_TARGET_DIR": str(ROOT / "target")}
 # Wheel projects in build order: the core first, then every strategy plugin in the repo.
 PROJECTS = ["omega-core", "tests/test-plugin", "omega-strategies-zscore"]
-PY_DEPS = ["pytest>=8", "hypothesis>=6", "cookiecutter>=2.5", "ruff", "pyarrow>=14", "numpy>=1.26", "pandas>=2.1", "pluggy>=1.5", "pydantic>=2.6"]
+PY_DEPS = [
+    "pytest>=8",
+    "hypothesis>=6",
+    "cookiecutter>=2.5",
+    "ruff",
+    "pyarrow>=14",
+    "numpy>=1.26",
+    "pandas>=2.1",
+    "pluggy>=1.5",
+    "pydantic>=2.6",
+]
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
