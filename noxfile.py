@@ -1,11 +1,11 @@
 """Developer sessions. Each session installs what it needs into its own virtualenv.
 
-    nox -s demo      build the wheels, run the demo backtest on generated data
-    nox -s tests     Rust tests + every Python test (the CI entry point)
-    nox -s parity    Rust vs Python reference, trade by trade, and golden files
-    nox -s lint      rustfmt, clippy, ruff, mypy --strict, stubtest
-    nox -s bench     criterion benchmarks + the end-to-end Python benchmark
-    nox -s template  render the strategy template, build, install, discover, test it
+nox -s demo      build the wheels, run the demo backtest on generated data
+nox -s tests     Rust tests + every Python test (the CI entry point)
+nox -s parity    Rust vs Python reference, trade by trade, and golden files
+nox -s lint      rustfmt, clippy, ruff, mypy --strict, stubtest
+nox -s bench     criterion benchmarks + the end-to-end Python benchmark
+nox -s template  render the strategy template, build, install, discover, test it
 """
 
 from __future__ import annotations
@@ -78,16 +78,35 @@ def tests(session: nox.Session) -> None:
 def parity(session: nox.Session) -> None:
     """Rust vs pure-Python reference: trade by trade, equity curves, golden files, original fixtures."""
     install_omega(session)
-    session.run("python", "-m", "pytest", "tests", "-q", "-m", "parity or faithful", *session.posargs,
-                env={"OMEGA_REQUIRE_NATIVE": "1"})
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests",
+        "-q",
+        "-m",
+        "parity or faithful",
+        *session.posargs,
+        env={"OMEGA_REQUIRE_NATIVE": "1"},
+    )
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """Formatting, clippy, ruff, mypy --strict and stub tests."""
     session.run("cargo", "fmt", "--all", "--check", external=True)
-    session.run("cargo", "clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings",
-                external=True, env=CARGO_ENV)
+    session.run(
+        "cargo",
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+        external=True,
+        env=CARGO_ENV,
+    )
     session.install("ruff", "mypy>=1.10")
     session.run("ruff", "check", ".")
     install_omega(session)
@@ -96,8 +115,14 @@ def lint(session: nox.Session) -> None:
         str(p) for p in ROOT.glob("omega-strategies-*/python/*") if p.is_dir() and not p.name.startswith(".")
     ]
     session.run("mypy", "--strict", *packages)
-    session.run("python", "-m", "mypy.stubtest", "omega._native", "--allowlist",
-                str(ROOT / "omega-core" / ".mypy-stubtest-allowlist"))
+    session.run(
+        "python",
+        "-m",
+        "mypy.stubtest",
+        "omega._native",
+        "--allowlist",
+        str(ROOT / "omega-core" / ".mypy-stubtest-allowlist"),
+    )
 
 
 @nox.session
