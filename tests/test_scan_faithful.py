@@ -64,9 +64,7 @@ def _close(want: float, got: float | None) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("seed", "config", "mode", "backend"), CASES, ids=["-".join(map(str, c)) for c in CASES])
-def test_scan_reproduces_original_signals(
-    seed: int, config: str, mode: str, backend: str, zscore_plugin: str
-) -> None:
+def test_scan_reproduces_original_signals(seed: int, config: str, mode: str, backend: str, zscore_plugin: str) -> None:
     """Every fixture row is reproduced and nothing else is emitted."""
     got = _scan(_config(config), _market(seed), mode, backend)
     rows = pq.read_table(FIXTURES / f"signals_s{seed}_{config}_{mode}.parquet").to_pylist()
