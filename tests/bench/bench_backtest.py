@@ -30,9 +30,13 @@ try:
     calls_before = _native.native_call_count()
 except ImportError:
     pass
+scan = spec.get("scan", False)
 for _ in range(spec["repeat"]):
     t0 = time.perf_counter()
-    result = omega.run_backtest(spec["strategy"], config, candles, backend=spec["backend"])
+    if scan:
+        table = omega.scan_signals(spec["strategy"], config, candles, backend=spec["backend"])
+    else:
+        result = omega.run_backtest(spec["strategy"], config, candles, backend=spec["backend"])
     times.append((time.perf_counter() - t0) * 1000.0)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 crossings = None
@@ -40,8 +44,8 @@ if calls_before is not None and spec["backend"] == "rust":
     crossings = (_native.native_call_count() - calls_before) / spec["repeat"]
 print(json.dumps({
     "times_ms": times,
-    "engine_ms": result.execution_time_ms,
-    "trades": len(result.trades),
+    "engine_ms": float("nan") if scan else result.execution_time_ms,
+    "trades": table.num_rows if scan else len(result.trades),
     "peak_rss_mb": peak / 1024.0,
     "rss_before_run_mb": base / 1024.0,
     "native_calls_per_run": crossings,
@@ -49,9 +53,11 @@ print(json.dumps({
 """
 
 
-def measure(strategy: str, config: dict[str, Any], bars: int, backend: str, repeat: int) -> dict[str, Any]:
+def measure(
+    strategy: str, config: dict[str, Any], bars: int, backend: str, repeat: int, scan: bool = False
+) -> dict[str, Any]:
     """Run one measurement in a subprocess and return its JSON report."""
-    spec = {"strategy": strategy, "config": config, "bars": bars, "backend": backend, "repeat": repeat}
+    spec = {"strategy": strategy, "config": config, "bars": bars, "backend": backend, "repeat": repeat, "scan": scan}
     out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"benchmark child failed ({backend}, {bars} bars):\n{out.stderr}")
@@ -68,20 +74,28 @@ def main() -> None:
     ap.add_argument("--python-max-bars", type=int, default=30_000, help="largest market run on the Python backend")
     ap.add_argument("--params", default="{}", help="strategy params as JSON")
     ap.add_argument("--json", default=None, help="write raw results to this file")
+    ap.add_argument("--scan", action="store_true", help="measure omega.scan_signals instead of run_backtest")
+    ap.add_argument("--backends", nargs="+", default=["rust", "python"])
     args = ap.parse_args()
-    config = {"symbol": "EURUSD", "timeframe": "M1", "params": json.loads(args.params)}
+    config: dict[str, Any] = {"symbol": "EURUSD", "timeframe": "M1", "params": json.loads(args.params)}
+    scenarios = config["params"].pop("enabled_scenarios", None)
+    if scenarios is not None:
+        config["enabled_scenarios"] = scenarios
+    what = "scan" if args.scan else "backtest"
     rows = []
-    print("| strategy | bars | backend | median ms | min ms | engine ms | trades | peak RSS MB | native calls/run |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| run | strategy | bars | backend | median ms | min ms | engine ms | trades/rows | peak RSS MB | native calls/run |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for bars in args.bars:
-        for backend in ("rust", "python"):
+        for backend in args.backends:
             if backend == "python" and bars > args.python_max_bars:
                 continue
             repeat = args.repeat if backend == "rust" else 1
-            r = measure(args.strategy, config, bars, backend, repeat)
-            rows.append({"bars": bars, "backend": backend, **r})
+            r = measure(args.strategy, config, bars, backend, repeat, args.scan)
+            rows.append({"bars": bars, "backend": backend, "run": what, **r})
             print(
-                f"| {args.strategy} | {bars:,} | {backend} | {statistics.median(r['times_ms']):.1f} | "
+                f"| {what} | {args.strategy} | {bars:,} | {backend} | {statistics.median(r['times_ms']):.1f} | "
                 f"{min(r['times_ms']):.1f} | {r['engine_ms']:.1f} | {r['trades']} | {r['peak_rss_mb']:.0f} | "
                 f"{r['native_calls_per_run']} |",
                 flush=True,

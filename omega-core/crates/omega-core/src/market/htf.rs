@@ -228,6 +228,8 @@ pub fn resample(market: &MarketData, timeframe: Timeframe, anchor: HtfAnchor) ->
     let mut close_time: Vec<i64> = Vec::with_capacity(cap);
     let mut bid = Side::with_capacity(cap);
     let mut ask = Side::with_capacity(cap);
+    // Plain slices, bound once: indexing a `Column` goes through its trait object every time.
+    let [bo, bh, bl, bc, bv, ao, ah, al, ac, av] = market.price_columns();
     let mut bin_end = i64::MIN;
     for (i, &t) in ts.iter().enumerate() {
         if t >= bin_end {
@@ -235,23 +237,11 @@ pub fn resample(market: &MarketData, timeframe: Timeframe, anchor: HtfAnchor) ->
             bin_end = end;
             open_time.push(start);
             close_time.push(end);
-            bid.start(
-                market.bid_open[i],
-                market.bid_high[i],
-                market.bid_low[i],
-                market.bid_close[i],
-                market.bid_volume[i],
-            );
-            ask.start(
-                market.ask_open[i],
-                market.ask_high[i],
-                market.ask_low[i],
-                market.ask_close[i],
-                market.ask_volume[i],
-            );
+            bid.start(bo[i], bh[i], bl[i], bc[i], bv[i]);
+            ask.start(ao[i], ah[i], al[i], ac[i], av[i]);
         } else {
-            bid.extend(market.bid_high[i], market.bid_low[i], market.bid_close[i], market.bid_volume[i]);
-            ask.extend(market.ask_high[i], market.ask_low[i], market.ask_close[i], market.ask_volume[i]);
+            bid.extend(bh[i], bl[i], bc[i], bv[i]);
+            ask.extend(ah[i], al[i], ac[i], av[i]);
         }
     }
     let mut visible = visibility(&primary_close, &close_time);

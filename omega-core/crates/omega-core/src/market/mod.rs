@@ -183,7 +183,8 @@ impl MarketData {
                 )));
             }
         }
-        let ts = &self.timestamp_us;
+        // Bind plain slices once: indexing a `Column` goes through its trait object every time.
+        let ts: &[i64] = &self.timestamp_us;
         for i in 1..n {
             if ts[i] <= ts[i - 1] {
                 return Err(StrategyError::data(format!(
@@ -198,10 +199,8 @@ impl MarketData {
                 return Err(StrategyError::data(format!("non-finite value in '{name}' at row {i}: {}", col[i])));
             }
         }
-        for (side, o, h, l, c, v) in [
-            ("bid", &self.bid_open, &self.bid_high, &self.bid_low, &self.bid_close, &self.bid_volume),
-            ("ask", &self.ask_open, &self.ask_high, &self.ask_low, &self.ask_close, &self.ask_volume),
-        ] {
+        let [bo, bh, bl, bc, bv, ao, ah, al, ac, av] = self.price_columns();
+        for (side, o, h, l, c, v) in [("bid", bo, bh, bl, bc, bv), ("ask", ao, ah, al, ac, av)] {
             for i in 0..n {
                 if !(l[i] <= o[i] && l[i] <= c[i] && o[i] <= h[i] && c[i] <= h[i]) {
                     return Err(StrategyError::data(format!(
@@ -215,10 +214,10 @@ impl MarketData {
             }
         }
         if !allow_crossed_quotes {
-            if let Some(i) = (0..n).find(|&i| self.ask_close[i] < self.bid_close[i]) {
+            if let Some(i) = (0..n).find(|&i| ac[i] < bc[i]) {
                 return Err(StrategyError::data(format!(
                     "ask < bid at row {i} (ask_close={}, bid_close={}); set engine.allow_crossed_quotes to accept",
-                    self.ask_close[i], self.bid_close[i]
+                    ac[i], bc[i]
                 )));
             }
         }
