@@ -714,3 +714,19 @@ def test_new_york_dst_matches_tz_database_1990_2039() -> None:
         for t_us, hours in ((start - 1, -5), (start, -4), (end - 1, -4), (end, -5)):
             offset = datetime.fromtimestamp(t_us / 1e6, tz=UTC).astimezone(ny).utcoffset()
             assert offset == timedelta(hours=hours), (year, t_us)
+
+
+def test_bars_closer_than_the_timeframe_are_rejected() -> None:
+    """An M5 config on M1 bars would shift every close time: E4004 naming the row (as the core)."""
+    minute = 60_000_000
+    one = {c: [1.0, 1.0, 1.0] for c in ("bid_open", "bid_high", "bid_low", "bid_close", "bid_volume")}
+    one |= {c.replace("bid", "ask"): v for c, v in one.items()}
+    Market.from_columns("EURUSD", "M1", [0, minute, 3 * minute], **one)
+    with pytest.raises(InsufficientDataError) as err:
+        Market.from_columns("EURUSD", "M5", [0, minute, 2 * minute], **one)
+    assert err.value.context["row"] == 1
+    # NY-anchored D1 bins are 23 h long on the spring DST switch
+    two = {k: v[:2] for k, v in one.items()}
+    Market.from_columns("EURUSD", "D1", [0, 23 * 60 * minute], **two)
+    with pytest.raises(InsufficientDataError):
+        Market.from_columns("EURUSD", "D1", [0, 22 * 60 * minute], **two)

@@ -152,6 +152,12 @@ def _timestamps(arr: pa.Array | pa.ChunkedArray) -> list[int | None]:
     return out
 
 
+def min_bar_spacing_us(timeframe: str) -> int:
+    """Smallest allowed distance between bar opens: the bar length, one hour less for H4 and D1."""
+    minutes = TIMEFRAME_MINUTES[timeframe]
+    return minutes * 60_000_000 - (3_600_000_000 if minutes >= 240 else 0)
+
+
 def _validated(
     symbol: str, timeframe: str, cols: Mapping[str, pa.Array | pa.ChunkedArray], allow_crossed_quotes: bool
 ) -> Market:
@@ -194,6 +200,16 @@ def _validated(
             raise _bad("timestamps", "timestamp out of the int64 µs range", "timestamp_us", i)
         if i > 0 and ts[i] <= ts[i - 1]:
             raise _bad("timestamps", f"not strictly increasing ({ts[i]} after {ts[i - 1]})", "timestamp_us", i)
+    # bars at least one bar length apart (an hour less for H4/D1: DST shifts NY-anchored bins)
+    min_gap = min_bar_spacing_us(tf)
+    for i in range(1, n):
+        if ts[i] - ts[i - 1] < min_gap:
+            raise _bad(
+                "timestamps",
+                f"bars {ts[i] - ts[i - 1]} µs apart, shorter than the {tf} timeframe (wrong timeframe in the config?)",
+                "timestamp_us",
+                i,
+            )
     # finite
     for name in PRICE_COLUMNS:
         for i, v in enumerate(price[name]):

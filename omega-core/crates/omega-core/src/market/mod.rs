@@ -73,6 +73,13 @@ pub const PRICE_COLUMNS: [&str; 10] = [
     "ask_volume",
 ];
 
+/// Smallest allowed distance between two bar opens: the bar length, one hour less for H4 and D1
+/// (New-York-anchored bins are an hour shorter on a DST switch). Catches a config whose timeframe
+/// is longer than the data's bars, which would otherwise shift every close time (look-ahead).
+pub fn min_bar_spacing_us(timeframe: Timeframe) -> i64 {
+    timeframe.duration_us() - if timeframe.minutes() >= 240 { 3_600_000_000 } else { 0 }
+}
+
 impl MarketData {
     /// Build from owned vectors, in `PRICE_COLUMNS` order, and validate.
     pub fn from_vecs(
@@ -168,7 +175,7 @@ impl MarketData {
     }
 
     /// Validate once (E4004 naming the first offending row): non-empty, equal lengths, strictly
-    /// increasing timestamps, finite prices and volumes >= 0, low <= open,close <= high on both
+    /// increasing timestamps at least `min_bar_spacing_us` apart, finite prices and volumes >= 0, low <= open,close <= high on both
     /// sides, and ask.close >= bid.close unless crossed quotes are allowed.
     pub fn validate(&self, allow_crossed_quotes: bool) -> Result<()> {
         let n = self.len();
@@ -193,6 +200,15 @@ impl MarketData {
                     ts[i - 1]
                 )));
             }
+        }
+        let min_gap = min_bar_spacing_us(self.timeframe);
+        if let Some(i) = (1..n).find(|&i| ts[i] - ts[i - 1] < min_gap) {
+            return Err(StrategyError::data(format!(
+                "timestamp_us at row {i}: bars {} µs apart, shorter than the {} timeframe (wrong timeframe in the \
+                 config?)",
+                ts[i] - ts[i - 1],
+                self.timeframe
+            )));
         }
         for (name, col) in PRICE_COLUMNS.iter().zip(self.price_columns()) {
             if let Some(i) = col.iter().position(|v| !v.is_finite()) {
@@ -222,5 +238,28 @@ impl MarketData {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bars(tf: Timeframe, ts: Vec<i64>) -> Result<MarketData> {
+        let n = ts.len();
+        let p = vec![1.0; n];
+        MarketData::from_vecs("EURUSD", tf, ts, std::array::from_fn(|_| p.clone()), false)
+    }
+
+    #[test]
+    fn bars_closer_than_the_timeframe_are_rejected() {
+        let min = 60_000_000;
+        assert!(bars(Timeframe::M1, vec![0, min, 3 * min]).is_ok());
+        let e = bars(Timeframe::M5, vec![0, min, 2 * min]).unwrap_err();
+        assert_eq!(e.code(), "E4004");
+        assert!(e.to_string().contains("row 1"), "{e}");
+        // NY-anchored D1 bins are 23 h long on the spring DST switch
+        assert!(bars(Timeframe::D1, vec![0, 23 * 60 * min]).is_ok());
+        assert!(bars(Timeframe::D1, vec![0, 22 * 60 * min]).is_err());
     }
 }
