@@ -606,14 +606,14 @@ def _size(eng: Mapping[str, Any], pip: float, cs: float, fx: float, fill: float,
     return lots if lots >= spec["min_lot"] else None
 
 
-def run_reference_backtest(
-    strategy_cls: type[Strategy], config: Mapping[str, Any], candles: Any
-) -> ReferenceBacktestResult:
-    """Validate ``config`` and ``candles``, build the strategy, run it, and release it.
-
-    ``candles`` is anything ``Market.from_arrow`` accepts (pyarrow Table/RecordBatch, IPC bytes,
-    an Arrow C stream exporter, a dict of columns).
-    """
+def run_with_strategy(
+    strategy_cls: type[Strategy],
+    config: Mapping[str, Any],
+    candles: Any,
+    job: Callable[[Strategy, IndicatorCache, Market, dict[str, Any]], _T],
+) -> _T:
+    """Validate ``config`` and ``candles``, build and prepare the strategy, run ``job`` with it
+    (a backtest or a scan), and release the strategy (its cleanup error never hides the job's)."""
     cfg = parse_config(config)
     eng = cfg["engine"]
     market = Market.from_arrow(
@@ -625,10 +625,21 @@ def run_reference_backtest(
     try:
         _guarded(name, strategy.on_init, copy.deepcopy(cfg))
         _guarded(name, strategy.prepare, cache)
-        result = run_backtest(strategy, cache, market, cfg)
+        result = job(strategy, cache, market, cfg)
     except BaseException:
         with contextlib.suppress(Exception):  # the run's error wins over a failing cleanup
             strategy.on_deinit()
         raise
     _guarded(name, strategy.on_deinit)
     return result
+
+
+def run_reference_backtest(
+    strategy_cls: type[Strategy], config: Mapping[str, Any], candles: Any
+) -> ReferenceBacktestResult:
+    """Validate ``config`` and ``candles``, build the strategy, run it, and release it.
+
+    ``candles`` is anything ``Market.from_arrow`` accepts (pyarrow Table/RecordBatch, IPC bytes,
+    an Arrow C stream exporter, a dict of columns).
+    """
+    return run_with_strategy(strategy_cls, config, candles, run_backtest)

@@ -6,16 +6,14 @@ Same semantics as the core's ``engine::scan`` (docs/scan.md); never imports Rust
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from omega.errors import InvalidSignalError
-from omega.reference.cache import IndicatorCache, MarketHost
-from omega.reference.engine import _guarded, parse_config, strategy_name
+from omega.reference.cache import IndicatorCache
+from omega.reference.engine import _guarded, run_with_strategy, strategy_name
 from omega.reference.market import Market
 from omega.reference.sessions import in_sessions, minute_of_day_utc, parse_hhmm
 from omega.reference.strategy import Strategy
@@ -98,21 +96,4 @@ def scan_signals(strategy: Strategy, cache: IndicatorCache, market: Market, conf
 
 def run_reference_scan(strategy_cls: type[Strategy], config: Mapping[str, Any], candles: Any) -> list[ScanRow]:
     """Validate ``config`` and ``candles``, build the strategy, scan, release it."""
-    cfg = parse_config(config)
-    eng = cfg["engine"]
-    market = Market.from_arrow(
-        candles, cfg["symbol"], cfg["timeframe"], allow_crossed_quotes=eng["allow_crossed_quotes"]
-    )
-    cache = IndicatorCache(MarketHost(market, eng["htf_anchor"]))
-    name = strategy_name(strategy_cls)
-    strategy = _guarded(name, strategy_cls)
-    try:
-        _guarded(name, strategy.on_init, copy.deepcopy(cfg))
-        _guarded(name, strategy.prepare, cache)
-        rows = scan_signals(strategy, cache, market, cfg)
-    except BaseException:
-        with contextlib.suppress(Exception):  # the scan's error wins over a failing cleanup
-            strategy.on_deinit()
-        raise
-    _guarded(name, strategy.on_deinit)
-    return rows
+    return run_with_strategy(strategy_cls, config, candles, scan_signals)
