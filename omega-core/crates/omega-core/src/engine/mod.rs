@@ -49,6 +49,16 @@ pub fn run_backtest(
     market: &MarketData,
     config: &StrategyConfig,
 ) -> Result<EngineResult> {
+    check_inputs(market, config)?;
+    match catch_unwind(AssertUnwindSafe(|| run_loop(strategy, cache, market, config))) {
+        Ok(r) => r,
+        Err(payload) => Err(panic_error(strategy, payload)),
+    }
+}
+
+/// What a backtest and a scan check before the first bar: a valid config whose timeframe is the
+/// market's, and a non-empty market with equal column lengths.
+pub(crate) fn check_inputs(market: &MarketData, config: &StrategyConfig) -> Result<()> {
     config.validate()?;
     let tf = config.primary_timeframe()?;
     if tf != market.timeframe {
@@ -68,10 +78,7 @@ pub fn run_backtest(
             market.price_columns()[bad].len()
         )));
     }
-    match catch_unwind(AssertUnwindSafe(|| run_loop(strategy, cache, market, config))) {
-        Ok(r) => r,
-        Err(payload) => Err(panic_error(strategy, payload)),
-    }
+    Ok(())
 }
 
 /// E4008 for a panic caught while running `strategy` in-process.

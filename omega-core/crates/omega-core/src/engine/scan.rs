@@ -6,14 +6,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::config::StrategyConfig;
-use crate::error::{Result, StrategyError};
+use crate::error::Result;
 use crate::indicators::IndicatorCache;
 use crate::market::MarketData;
 use crate::strategy::RustStrategy;
 use crate::types::Direction;
 
 use super::gates::{in_sessions, minute_of_day_utc};
-use super::{invalid_signal, panic_error, Columns};
+use super::{check_inputs, invalid_signal, panic_error, Columns};
 
 /// One signalling bar.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,17 +45,7 @@ pub fn scan_signals(
     market: &MarketData,
     config: &StrategyConfig,
 ) -> Result<Vec<ScanRow>> {
-    config.validate()?;
-    let tf = config.primary_timeframe()?;
-    if tf != market.timeframe {
-        return Err(StrategyError::param(
-            "timeframe",
-            format!("config timeframe {tf} does not match the market's primary timeframe {}", market.timeframe),
-        ));
-    }
-    if market.is_empty() {
-        return Err(StrategyError::data("no bars (empty data)"));
-    }
+    check_inputs(market, config)?;
     match catch_unwind(AssertUnwindSafe(|| scan_loop(strategy, cache, market, config))) {
         Ok(r) => r,
         Err(payload) => Err(panic_error(strategy, payload)),
