@@ -238,6 +238,10 @@ def validate_params(params: dict[str, Any], params_model: type[BaseModel] | None
     """
     if params_model is None:
         return params
+    if params_model.model_config.get("extra") == "forbid":
+        # The model rejects unknown keys itself (naming them) and may accept keys that are not
+        # fields (e.g. MRZ's flattened scenario-6 overrides, collected by a validator).
+        return _validated_dump(params, params_model)
     known: set[str] = set()
     for name, field in params_model.model_fields.items():
         known.add(name)
@@ -251,6 +255,10 @@ def validate_params(params: dict[str, Any], params_model: type[BaseModel] | None
                 f"unknown key 'params.{key}' (known: {', '.join(sorted(known)) or 'none'})",
                 {"key": f"params.{key}", "model": params_model.__name__},
             )
+    return _validated_dump(params, params_model)
+
+
+def _validated_dump(params: dict[str, Any], params_model: type[BaseModel]) -> dict[str, Any]:
     try:
         model = params_model.model_validate(params)
     except ValidationError as e:
