@@ -41,3 +41,14 @@ def test_unknown_param_is_e4002_naming_the_key(zscore_plugin: str) -> None:
             omega.run_backtest(zscore_plugin, cfg, market, backend=backend)
         assert err.value.code == "E4002"
         assert "params.bogus_key" in str(err.value)
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_config_warnings_on_both_backends(zscore_plugin: str, backend: str) -> None:
+    """Spec §7 #5: with scenario 2 enabled, scenario 3 can never fire — both backends warn."""
+    from omega_strategies_zscore.params import MrzConfigWarning
+
+    market = omega.data.generate_market(2_000, seed=3)
+    cfg = {"symbol": "EURUSD", "timeframe": "M1", "enabled_scenarios": [2, 3]}
+    with pytest.warns(MrzConfigWarning, match="can never fire"):
+        omega.run_backtest(zscore_plugin, cfg, market, backend=backend)

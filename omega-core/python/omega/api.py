@@ -65,6 +65,7 @@ def run_backtest(strategy: str | StrategySpec, config: Any, candles: Any, *, bac
     cfg = normalize_config(config, spec.params_model)
     chosen = resolve_backend(spec, backend)
     if chosen == "rust":
+        warn_config(spec, cfg.to_dict())
         rust = bridge._get_rust_module()
         if rust is None:  # resolve_backend checked this; kept for type narrowing
             raise StrategyNotFoundError("omega._native is not available", {"strategy": spec.name})
@@ -75,6 +76,12 @@ def run_backtest(strategy: str | StrategySpec, config: Any, candles: Any, *, bac
     if spec.reference is None:  # resolve_backend checked this; kept for type narrowing
         raise StrategyNotFoundError(f"strategy '{spec.name}' has no Python reference", {"strategy": spec.name})
     return run_reference_backtest(spec.reference, cfg.to_dict(), data.to_arrow_table(candles))
+
+
+def warn_config(spec: StrategySpec, config: dict[str, Any]) -> None:
+    """Emit the strategy's config-time warnings before a Rust run (the reference warns in ``on_init``)."""
+    if spec.warn_config is not None:
+        spec.warn_config(config)
 
 
 def list_strategies() -> list[dict[str, Any]]:

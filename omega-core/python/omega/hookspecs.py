@@ -8,7 +8,7 @@ through this same path. Hooks only ever gain arguments (implementations may take
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
-_FIELDS = ("name", "version", "package", "params_model", "capsule", "reference")
+_FIELDS = ("name", "version", "package", "params_model", "capsule", "reference", "warn_config")
 
 
 def _is_capsule(obj: object) -> bool:
@@ -54,6 +54,9 @@ class StrategySpec:
     - ``capsule``: the Rust plugin table as a ``PyCapsule`` named ``omega.strategy_plugin.v1``, or
       None for a Python-only strategy.
     - ``reference``: a subclass of ``omega.reference.strategy.Strategy`` (pure-Python backend), or None.
+    - ``warn_config``: optional callable taking the validated config dict and emitting
+      ``warnings.warn`` for valid but suspicious settings. Omega calls it before a Rust run (the
+      compiled strategy has no channel for warnings); a reference strategy warns in ``on_init``.
 
     At least one of ``capsule`` and ``reference`` is required.
     """
@@ -64,6 +67,7 @@ class StrategySpec:
     params_model: type[BaseModel] | None = None
     capsule: Any = None
     reference: type[Strategy] | None = None
+    warn_config: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def backends(self) -> list[str]:
@@ -131,12 +135,17 @@ class StrategySpec:
                     f"{where}: reference of '{name}' must be a subclass of omega.reference.strategy.Strategy",
                     {**ctx, "key": "reference"},
                 )
+        warn_config = data["warn_config"]
+        if warn_config is not None and not callable(warn_config):
+            raise InvalidConfigError(
+                f"{where}: warn_config of '{name}' must be callable or None", {**ctx, "key": "warn_config"}
+            )
         if capsule is None and reference is None:
             raise InvalidConfigError(
                 f"{where}: strategy '{name}' has neither a Rust capsule nor a Python reference",
                 {**ctx, "key": "capsule"},
             )
-        return cls(name, version.strip(), pkg, model, capsule, reference)
+        return cls(name, version.strip(), pkg, model, capsule, reference, warn_config)
 
 
 @hookspec

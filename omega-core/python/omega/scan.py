@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from omega import bridge, data, plugins
-from omega.api import resolve_backend
+from omega.api import resolve_backend, warn_config
 from omega.config import normalize_config
 from omega.errors import StrategyNotFoundError
 from omega.hookspecs import StrategySpec
@@ -67,6 +67,7 @@ def scan_signals(strategy: str | StrategySpec, config: Any, candles: Any, *, bac
     spec = strategy if isinstance(strategy, StrategySpec) else plugins.get_strategy(strategy)
     cfg = normalize_config(config, spec.params_model)
     if resolve_backend(spec, backend) == "rust":
+        warn_config(spec, cfg.to_dict())
         rust = bridge._get_rust_module()
         if rust is None:  # resolve_backend checked this; kept for type narrowing
             raise StrategyNotFoundError("omega._native is not available", {"strategy": spec.name})

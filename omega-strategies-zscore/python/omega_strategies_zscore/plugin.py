@@ -7,10 +7,22 @@ pydantic parameter model. Heavy imports happen inside the hook, when Omega disco
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 from omega.hookspecs import StrategySpec, hookimpl
 
 #: Distribution that provides the strategy.
 PACKAGE = "omega-strategies-zscore"
+
+
+def warn_config(config: dict[str, Any]) -> None:
+    """The spec §7 config-time warnings (#5, #14, #15, #19), emitted before a Rust run exactly as the
+    pure-Python reference emits them in ``on_init``."""
+    from omega_strategies_zscore.params import MrzConfigWarning, config_warnings, parse_config
+
+    for msg in config_warnings(parse_config(config)):
+        warnings.warn(msg, MrzConfigWarning, stacklevel=3)
 
 
 @hookimpl
@@ -28,5 +40,6 @@ def omega_register_strategies() -> list[StrategySpec]:
             params_model=MrzParams,
             capsule=_native.plugin_capsule(),
             reference=MeanReversionZScoreReference,
+            warn_config=warn_config,
         )
     ]
