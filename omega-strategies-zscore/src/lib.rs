@@ -34,7 +34,7 @@ use crate::exits::Timeout;
 use crate::htf::HtfTables;
 use crate::local_z::LocalZ;
 use crate::params::MrzParams;
-use crate::scenarios::{Evaluator, Keys, Memo};
+use crate::scenarios::{Evaluator, Ids, Keys, Memo};
 use crate::vol_cluster::GuardConfig;
 
 /// Registry name of the strategy.
@@ -115,6 +115,7 @@ impl RustStrategy for MeanReversionZScore {
         self.warnings = p.warnings.clone();
         self.eval = Some(Evaluator {
             keys: Keys::new(&p),
+            ids: Ids::default(),
             htf: HtfTables::default(),
             guard,
             local_z,
@@ -141,6 +142,7 @@ impl RustStrategy for MeanReversionZScore {
         for key in eval.keys.needed(p) {
             cache.series(&key)?;
         }
+        eval.ids = Ids::register(&eval.keys, p, cache)?;
         let active = |n: usize| p.active(n, true) || p.active(n, false);
         let need_bias = (2..=6).any(active);
         eval.htf = HtfTables::build(p, cache, need_bias, active(6))?;

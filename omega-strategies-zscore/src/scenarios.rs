@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use omega_core::indicators::IndicatorKey;
+use omega_core::indicators::{IndicatorKey, SeriesId};
 use omega_core::{DataSlice, Direction, IndicatorCache, PriceSide, StrategyError, TradeSignal};
 
 use crate::htf::{Bias, HtfReader, HtfTables};
@@ -131,6 +131,47 @@ impl Keys {
     }
 }
 
+/// Handles of the series in [`Keys`] that `prepare` registered (the ones the enabled scenarios
+/// read), for per-bar reads without key lookups. `None` (not registered), or a handle of another
+/// façade than the one `evaluate` gets: read by key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ids {
+    pub ema: Option<SeriesId>,
+    pub z_ema: Option<SeriesId>,
+    pub atr_bid: Option<SeriesId>,
+    pub atr_ask: Option<SeriesId>,
+    pub kalman_z: Option<SeriesId>,
+    pub upper: Option<SeriesId>,
+    pub lower: Option<SeriesId>,
+    pub mid: Option<SeriesId>,
+    pub kalman_garch_z: Option<SeriesId>,
+}
+
+impl Ids {
+    /// Register the keys of `keys` that the enabled scenarios read.
+    pub fn register(keys: &Keys, p: &MrzParams, cache: &IndicatorCache<'_>) -> Result<Self, StrategyError> {
+        let needed = keys.needed(p);
+        let reg = |k: &IndicatorKey| -> Result<Option<SeriesId>, StrategyError> {
+            if needed.contains(k) {
+                Ok(Some(cache.register(k)?))
+            } else {
+                Ok(None)
+            }
+        };
+        Ok(Ids {
+            ema: reg(&keys.ema)?,
+            z_ema: reg(&keys.z_ema)?,
+            atr_bid: reg(&keys.atr_bid)?,
+            atr_ask: reg(&keys.atr_ask)?,
+            kalman_z: reg(&keys.kalman_z)?,
+            upper: reg(&keys.upper)?,
+            lower: reg(&keys.lower)?,
+            mid: reg(&keys.mid)?,
+            kalman_garch_z: reg(&keys.kalman_garch_z)?,
+        })
+    }
+}
+
 /// Per-bar memo of the on-demand values (both directions of a bar share them) and their buffers.
 #[derive(Debug, Default)]
 pub struct Memo {
@@ -143,6 +184,8 @@ pub struct Memo {
 pub struct Evaluator {
     pub p: MrzParams,
     pub keys: Keys,
+    /// Set by `prepare`.
+    pub ids: Ids,
     pub htf: HtfTables,
     pub guard: GuardConfig,
     pub local_z: Option<LocalZ>,
@@ -158,9 +201,14 @@ struct Reads<'a, 'h> {
 }
 
 impl Reads<'_, '_> {
+    /// Value at the bar of the series registered as `id`, else of `key`.
     #[inline]
-    fn get(&self, key: &IndicatorKey) -> Result<f64, StrategyError> {
-        Ok(self.cache.series(key)?.get(self.i).copied().unwrap_or(f64::NAN))
+    fn get(&self, key: &IndicatorKey, id: Option<SeriesId>) -> Result<f64, StrategyError> {
+        let s = match id.and_then(|id| self.cache.get(id)) {
+            Some(s) => s,
+            None => self.cache.series(key)?,
+        };
+        Ok(s.get(self.i).copied().unwrap_or(f64::NAN))
     }
 }
 
@@ -229,12 +277,16 @@ impl Evaluator {
     /// Scenario 1: z of close − EMA; ignores the HTF filters; short uses the ask ATR (§7 #8).
     fn s1(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
         let p = &self.p;
-        let z = r.get(&self.keys.z_ema)?;
+        let z = r.get(&self.keys.z_ema, self.ids.z_ema)?;
         if !ok(z) || (long && z > p.z_score_long) || (!long && z < p.z_score_short) {
             return Ok(None);
         }
-        let atr = r.get(if long { &self.keys.atr_bid } else { &self.keys.atr_ask })?;
-        let ema = r.get(&self.keys.ema)?;
+        let atr = if long {
+            r.get(&self.keys.atr_bid, self.ids.atr_bid)?
+        } else {
+            r.get(&self.keys.atr_ask, self.ids.atr_ask)?
+        };
+        let ema = r.get(&self.keys.ema, self.ids.ema)?;
         if !ok(atr) || !ok(ema) {
             return Ok(None);
         }
@@ -256,10 +308,10 @@ impl Evaluator {
     #[inline]
     fn band(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<(f64, bool), StrategyError> {
         if long {
-            let lower = r.get(&self.keys.lower)?;
+            let lower = r.get(&self.keys.lower, self.ids.lower)?;
             Ok((lower, ok(lower) && b.bid.close <= lower))
         } else {
-            let upper = r.get(&self.keys.upper)?;
+            let upper = r.get(&self.keys.upper, self.ids.upper)?;
             Ok((upper, ok(upper) && b.bid.close >= upper))
         }
     }
@@ -288,16 +340,16 @@ impl Evaluator {
         if !self.htf.bias(b.index).0 {
             return Ok(None);
         }
-        let z = r.get(&self.keys.kalman_z)?;
+        let z = r.get(&self.keys.kalman_z, self.ids.kalman_z)?;
         if !self.z_passes(z, long) {
             return Ok(None);
         }
         let (band, beyond) = self.band(r, b, long)?;
-        let mid = r.get(&self.keys.mid)?;
+        let mid = r.get(&self.keys.mid, self.ids.mid)?;
         if !ok(mid) || !beyond {
             return Ok(None);
         }
-        let atr = r.get(&self.keys.atr_bid)?;
+        let atr = r.get(&self.keys.atr_bid, self.ids.atr_bid)?;
         if !ok(atr) {
             return Ok(None);
         }
@@ -310,12 +362,12 @@ impl Evaluator {
         if !self.htf.bias(b.index).0 {
             return Ok(None);
         }
-        let z = r.get(&self.keys.kalman_z)?;
+        let z = r.get(&self.keys.kalman_z, self.ids.kalman_z)?;
         if !self.z_passes(z, long) {
             return Ok(None);
         }
         let (band, beyond) = self.band(r, b, long)?;
-        let ema = r.get(&self.keys.ema)?;
+        let ema = r.get(&self.keys.ema, self.ids.ema)?;
         if !ok(ema) || !beyond {
             return Ok(None);
         }
@@ -324,7 +376,7 @@ impl Evaluator {
         if !far_enough {
             return Ok(None);
         }
-        let atr = r.get(&self.keys.atr_bid)?;
+        let atr = r.get(&self.keys.atr_bid, self.ids.atr_bid)?;
         if !ok(atr) {
             return Ok(None);
         }
@@ -339,17 +391,17 @@ impl Evaluator {
             return Ok(None);
         }
         let (band, beyond) = self.band(r, b, long)?;
-        let mid = r.get(&self.keys.mid)?;
+        let mid = r.get(&self.keys.mid, self.ids.mid)?;
         if !ok(mid) || !beyond {
             return Ok(None);
         }
-        let atr = r.get(&self.keys.atr_bid)?;
+        let atr = r.get(&self.keys.atr_bid, self.ids.atr_bid)?;
         if !ok(atr) {
             return Ok(None);
         }
         let z = match &self.local_z {
             Some(lz) => self.local_z_at(lz, b.index, r.cache),
-            None => r.get(&self.keys.kalman_garch_z)?,
+            None => r.get(&self.keys.kalman_garch_z, self.ids.kalman_garch_z)?,
         };
         if !self.z_passes(z, long) {
             return Ok(None);
@@ -386,7 +438,10 @@ impl Evaluator {
             }
         }
         let atr = match self.guard.feature {
-            crate::params::VolFeature::AtrPoints => cache.series(&self.keys.atr_bid)?,
+            crate::params::VolFeature::AtrPoints => match self.ids.atr_bid.and_then(|id| cache.get(id)) {
+                Some(s) => s,
+                None => cache.series(&self.keys.atr_bid)?,
+            },
             crate::params::VolFeature::GarchForecast => &[],
         };
         let o = self.guard.evaluate(i, cache.bars().bid_close, atr, &mut memo.scratch);

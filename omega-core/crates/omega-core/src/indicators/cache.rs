@@ -4,6 +4,7 @@
 //! returned slices are plain memory owned by the host, valid for the façade's lifetime `'h`.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Result, StrategyError};
 use crate::indicators::key::IndicatorKey;
@@ -54,18 +55,33 @@ pub trait IndicatorHost: Sync {
     fn series(&self, key: &IndicatorKey) -> Result<&[f64]>;
 }
 
+/// Handle of a series registered with [`IndicatorCache::register`]: the façade's identity and an
+/// index into its append-only memo, so a strategy can keep it across calls (unlike the
+/// `&'h [f64]` itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SeriesId {
+    facade: u64,
+    at: usize,
+}
+
+/// Identity of the next façade (handles of one façade are not valid in another).
+static NEXT_FACADE: AtomicU64 = AtomicU64::new(1);
+
 /// What `evaluate` and `prepare` receive. Not `Sync`: one façade per strategy instance.
 pub struct IndicatorCache<'h> {
     host: &'h dyn IndicatorHost,
     memo: RefCell<Vec<(IndicatorKey, &'h [f64])>>,
     primary: BarsRef<'h>,
+    /// Identity stamped into this façade's `SeriesId`s.
+    facade: u64,
 }
 
 impl<'h> IndicatorCache<'h> {
     /// A façade over `host`. Fails only if the host cannot give its primary bars.
     pub fn new(host: &'h dyn IndicatorHost) -> Result<Self> {
         let primary = host.bars(None)?;
-        Ok(IndicatorCache { host, memo: RefCell::new(Vec::new()), primary })
+        let facade = NEXT_FACADE.fetch_add(1, Ordering::Relaxed);
+        Ok(IndicatorCache { host, memo: RefCell::new(Vec::new()), primary, facade })
     }
 
     /// Primary bars.
@@ -90,7 +106,8 @@ impl<'h> IndicatorCache<'h> {
     }
 
     /// The series named by `key`, computed by the host on first request and memoised here.
-    /// Request keys in `prepare`: the per-bar cost of a repeated request is a short linear scan.
+    /// Request keys in `prepare`: the per-bar cost of a repeated request is a short linear scan
+    /// (use [`register`](Self::register) and [`get`](Self::get) for O(1) per-bar reads).
     pub fn series(&self, key: &IndicatorKey) -> Result<&'h [f64]> {
         if let Some((_, s)) = self.memo.borrow().iter().find(|(k, _)| k == key) {
             return Ok(s);
@@ -98,6 +115,29 @@ impl<'h> IndicatorCache<'h> {
         let s = self.host.series(key)?;
         self.memo.borrow_mut().push((*key, s));
         Ok(s)
+    }
+
+    /// Fetch (or find) the series named by `key` and give a handle for O(1) reads with
+    /// [`get`](Self::get): resolve keys once in `prepare` and read per bar through the handle,
+    /// with no key comparison. Handles stay valid for the façade's lifetime (the memo only grows).
+    pub fn register(&self, key: &IndicatorKey) -> Result<SeriesId> {
+        if let Some(at) = self.memo.borrow().iter().position(|(k, _)| k == key) {
+            return Ok(SeriesId { facade: self.facade, at });
+        }
+        let s = self.host.series(key)?;
+        let mut memo = self.memo.borrow_mut();
+        memo.push((*key, s));
+        Ok(SeriesId { facade: self.facade, at: memo.len() - 1 })
+    }
+
+    /// The series behind a handle from [`register`](Self::register) on this façade; `None` for
+    /// a handle of another façade (read that one by key with [`series`](Self::series)).
+    #[inline]
+    pub fn get(&self, id: SeriesId) -> Option<&'h [f64]> {
+        if id.facade != self.facade {
+            return None;
+        }
+        self.memo.borrow().get(id.at).map(|(_, s)| *s)
     }
 
     /// Value of `key` at bar `i` of its timeframe, NaN when out of range or unavailable.

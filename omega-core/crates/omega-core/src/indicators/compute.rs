@@ -2,9 +2,11 @@
 //! the parameter) and dispatches to the kernels on the requested side's columns. The bars passed
 //! in are already those of the key's timeframe; choosing them is the store's job.
 
+use std::borrow::Cow;
+
 use crate::error::{Result, StrategyError};
 use crate::indicators::cache::BarsRef;
-use crate::indicators::key::{GarchParams, IndicatorKey, IndicatorKind, PriceSide};
+use crate::indicators::key::{GarchParams, IndicatorKey, IndicatorKind, PriceSide, KEY_PARAMS};
 use crate::indicators::{atr, ema, garch, kalman, rolling, rsi, zscore};
 use crate::types::Timeframe;
 
@@ -13,6 +15,18 @@ const MAX_WHOLE: f64 = 9_007_199_254_740_992.0;
 
 /// The series named by `key`, one value per bar of `bars` (NaN while undefined).
 pub fn compute(key: &IndicatorKey, bars: &BarsRef<'_>) -> Result<Vec<f64>> {
+    compute_with(key, bars, &mut |k| compute(k, bars).map(Cow::Owned))
+}
+
+/// As [`compute`], taking the sub-series a kind is built from (SMA and std of a Bollinger band,
+/// the EMA of an EMA z-score, the Kalman mean of a Kalman z-score, …) from `dep`, which the store
+/// answers from its memo. The sub-series are computed by the same kernels with the same
+/// parameters as the combined kernels use, so the result is bit-identical to computing them here.
+pub fn compute_with<'a>(
+    key: &IndicatorKey,
+    bars: &BarsRef<'_>,
+    dep: &mut dyn FnMut(&IndicatorKey) -> Result<Cow<'a, [f64]>>,
+) -> Result<Vec<f64>> {
     let kind = key.kind().ok_or_else(|| error(key, format!("unknown indicator kind {}", key.kind)))?;
     let side = key.side().ok_or_else(|| error(key, format!("unknown price side {} (0 = bid, 1 = ask)", key.side)))?;
     let (high, low, close) = match side {
@@ -20,31 +34,57 @@ pub fn compute(key: &IndicatorKey, bars: &BarsRef<'_>) -> Result<Vec<f64>> {
         PriceSide::Ask => (bars.ask_high, bars.ask_low, bars.ask_close),
     };
     let p = Params { key };
+    // A key of `kind` on the same side and timeframe with params `params[from..from + count]`.
+    let sub = |kind: IndicatorKind, from: usize, count: usize| {
+        let mut k = *key;
+        k.kind = kind as u32;
+        k.reserved = 0;
+        k.params = [0.0; KEY_PARAMS];
+        k.params[..count].copy_from_slice(&key.params[from..from + count]);
+        k
+    };
     use IndicatorKind::*;
     Ok(match kind {
         Ema => ema::ema(close, p.whole(0, "n", 1)?),
         Sma => rolling::mean(close, p.whole(0, "n", 1)?),
         RollingStd => rolling::std(close, p.whole(0, "n", 2)?),
         BollingerUpper | BollingerLower => {
-            let n = p.whole(0, "n", 2)?;
+            p.whole(0, "n", 2)?;
             let k = p.finite(1, "k")?;
-            let (_, upper, lower) = rolling::bollinger(close, n, k);
+            let mid = dep(&sub(Sma, 0, 1))?;
+            let sd = dep(&sub(RollingStd, 0, 1))?;
             if kind == BollingerUpper {
-                upper
+                rolling::upper(&mid, &sd, k)
             } else {
-                lower
+                rolling::lower(&mid, &sd, k)
             }
         }
         Atr => atr::wilder(high, low, close, p.whole(0, "n", 1)?),
         Rsi => rsi::wilder(close, p.whole(0, "n", 1)?),
-        ZScoreEma => zscore::ema_residual(close, p.whole(0, "ema_len", 1)?, p.whole(1, "window", 2)?),
-        ZScoreSma => zscore::sma(close, p.whole(0, "window", 2)?),
+        ZScoreEma => {
+            p.whole(0, "ema_len", 1)?;
+            let window = p.whole(1, "window", 2)?;
+            zscore::residual_z(close, &dep(&sub(Ema, 0, 1))?, window)
+        }
+        ZScoreSma => {
+            p.whole(0, "window", 2)?;
+            let mean = dep(&sub(Sma, 0, 1))?;
+            let sd = dep(&sub(RollingStd, 0, 1))?;
+            zscore::sma_from(close, &mean, &sd)
+        }
         KalmanMean => kalman::mean(close, p.positive(0, "r")?, p.non_negative(1, "q")?),
-        KalmanZScore => zscore::kalman(close, p.whole(0, "window", 2)?, p.positive(1, "r")?, p.non_negative(2, "q")?),
+        KalmanZScore => {
+            let window = p.whole(0, "window", 2)?;
+            p.positive(1, "r")?;
+            p.non_negative(2, "q")?;
+            zscore::residual_z(close, &dep(&sub(KalmanMean, 1, 2))?, window)
+        }
         GarchSigma => garch::sigma(close, &p.garch(0)?),
         KalmanGarchZScore => {
-            let (r, q) = (p.positive(0, "r")?, p.non_negative(1, "q")?);
-            garch::kalman_garch_z(close, r, q, &p.garch(2)?)
+            p.positive(0, "r")?;
+            p.non_negative(1, "q")?;
+            let g = p.garch(2)?;
+            garch::kalman_garch_z_from(close, &dep(&sub(KalmanMean, 0, 2))?, &g)
         }
         Close => close.to_vec(),
     })
@@ -147,7 +187,6 @@ impl Params<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::indicators::key::KEY_PARAMS;
 
     /// Owned columns behind a `BarsRef`.
     struct Cols {

@@ -36,9 +36,13 @@ pub fn sigma_last(x: &[f64], g: &GarchParams) -> f64 {
 
 /// `(C − KalmanMean(r, q)) / (|C| · σ)` per element; NaN where σ is NaN or the denominator is 0.
 pub fn kalman_garch_z(x: &[f64], r: f64, q: f64, g: &GarchParams) -> Vec<f64> {
-    let mean = crate::indicators::kalman::mean(x, r, q);
+    kalman_garch_z_from(x, &crate::indicators::kalman::mean(x, r, q), g)
+}
+
+/// As [`kalman_garch_z`] with the Kalman mean of `x` given.
+pub fn kalman_garch_z_from(x: &[f64], mean: &[f64], g: &GarchParams) -> Vec<f64> {
     let sig = sigma(x, g);
-    x.iter().zip(&mean).zip(&sig).map(|((&c, &m), &s)| z(c, m, s)).collect()
+    x.iter().zip(mean).zip(&sig).map(|((&c, &m), &s)| z(c, m, s)).collect()
 }
 
 /// MRZ's local Kalman-GARCH z: Kalman filter and GARCH restarted on `seg` (the trailing window

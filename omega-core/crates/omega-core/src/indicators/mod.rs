@@ -17,6 +17,6 @@ pub mod rsi;
 pub mod store;
 pub mod zscore;
 
-pub use cache::{BarsRef, IndicatorCache, IndicatorHost};
+pub use cache::{BarsRef, IndicatorCache, IndicatorHost, SeriesId};
 pub use key::{IndicatorKey, IndicatorKind, PriceSide};
 pub use store::MarketHost;

@@ -96,9 +96,19 @@ pub fn std(x: &[f64], n: usize) -> Vec<f64> {
 pub fn bollinger(x: &[f64], n: usize, k: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let mid = mean(x, n);
     let sd = std(x, n);
-    let upper = mid.iter().zip(&sd).map(|(&m, &s)| m + k * s).collect();
-    let lower = mid.iter().zip(&sd).map(|(&m, &s)| m - k * s).collect();
+    let upper = upper(&mid, &sd, k);
+    let lower = lower(&mid, &sd, k);
     (mid, upper, lower)
+}
+
+/// Upper band `mid + k·sd` from the SMA and the std of the same window.
+pub fn upper(mid: &[f64], sd: &[f64], k: f64) -> Vec<f64> {
+    mid.iter().zip(sd).map(|(&m, &s)| m + k * s).collect()
+}
+
+/// Lower band `mid − k·sd` from the SMA and the std of the same window.
+pub fn lower(mid: &[f64], sd: &[f64], k: f64) -> Vec<f64> {
+    mid.iter().zip(sd).map(|(&m, &s)| m - k * s).collect()
 }
 
 /// Length of the run of identical consecutive values ending at the latest one (pandas'

@@ -5,6 +5,7 @@
 //! Computation happens outside the map's lock: two threads racing on a new key may both compute
 //! it, the first insert wins, and the results are identical anyway.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use elsa::sync::FrozenMap;
@@ -12,7 +13,7 @@ use elsa::sync::FrozenMap;
 use crate::config::HtfAnchor;
 use crate::error::{Result, StrategyError};
 use crate::indicators::cache::{BarsRef, IndicatorHost};
-use crate::indicators::compute::{compute, describe};
+use crate::indicators::compute::{compute_with, describe};
 use crate::indicators::key::IndicatorKey;
 use crate::market::htf::{check_timeframe, resample, HtfBars};
 use crate::market::MarketData;
@@ -138,7 +139,8 @@ impl IndicatorHost for MarketHost {
                     .map_err(|e| StrategyError::IndicatorError { indicator: describe(&key), reason: e.to_string() })?
             }
         };
-        let values = compute(&key, &bars)?;
+        // sub-series (SMA and std of a band, EMA of a z-score, …) come from, and stay in, the memo
+        let values = compute_with(&key, &bars, &mut |k| self.series(k).map(Cow::Borrowed))?;
         Ok(self.series.insert(key, values))
     }
 }
@@ -247,6 +249,29 @@ mod tests {
     }
 
     #[test]
+    fn derived_series_share_their_parts_bit_for_bit() {
+        let host = MarketHost::new(market(Timeframe::M5, 3000), HtfAnchor::Utc);
+        let m = host.market();
+        let close = m.bid_close.clone();
+        let (_, up, lo) = crate::indicators::rolling::bollinger(&close, 20, 2.0);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+        let got_up = host.series(&IndicatorKey::bollinger_upper(PriceSide::Bid, 20, 2.0)).unwrap();
+        let got_lo = host.series(&IndicatorKey::bollinger_lower(PriceSide::Bid, 20, 2.0)).unwrap();
+        assert_eq!(bits(got_up), bits(&up));
+        assert_eq!(bits(got_lo), bits(&lo));
+        // upper, lower + their SMA and std
+        assert_eq!(host.computed_series(), 4);
+        let z = host.series(&IndicatorKey::zscore_ema(PriceSide::Bid, 10, 30)).unwrap();
+        assert_eq!(bits(z), bits(&crate::indicators::zscore::ema_residual(&close, 10, 30)));
+        assert!(host.series(&IndicatorKey::ema(PriceSide::Bid, 10)).is_ok());
+        assert_eq!(host.computed_series(), 6);
+        let kz = host.series(&IndicatorKey::kalman_zscore(PriceSide::Bid, 30, 0.5, 0.1)).unwrap();
+        assert_eq!(bits(kz), bits(&crate::indicators::zscore::kalman(&close, 30, 0.5, 0.1)));
+        let zs = host.series(&IndicatorKey::zscore_sma(PriceSide::Ask, 20)).unwrap();
+        assert_eq!(bits(zs), bits(&crate::indicators::zscore::sma(&m.ask_close, 20)));
+    }
+
+    #[test]
     fn facade_over_host() {
         let host = MarketHost::new(market(Timeframe::H1, 100), HtfAnchor::Utc);
         let cache = IndicatorCache::new(&host).unwrap();
@@ -256,5 +281,17 @@ mod tests {
         assert_eq!(cache.len(), 100);
         let h4 = cache.htf(Timeframe::H4).unwrap();
         assert_eq!(h4.len(), 25);
+        let id = cache.register(&key).unwrap();
+        assert!(cache.get(id).is_some_and(|g| std::ptr::eq(g, s)));
+        let ema = IndicatorKey::ema(PriceSide::Ask, 3);
+        let id2 = cache.register(&ema).unwrap();
+        assert_ne!(id, id2);
+        assert_eq!(cache.register(&ema).unwrap(), id2);
+        assert!(cache.get(id2).is_some_and(|g| std::ptr::eq(g, cache.series(&ema).unwrap())));
+        assert_eq!(cache.fetched(), 2);
+        // a handle means nothing to another façade
+        let other = IndicatorCache::new(&host).unwrap();
+        assert!(other.get(id2).is_none());
+        assert_ne!(other.register(&ema).unwrap(), id2);
     }
 }

@@ -23,22 +23,35 @@ fn residual(x: &[f64], mean: &[f64]) -> Vec<f64> {
     x.iter().zip(mean).map(|(&a, &m)| a - m).collect()
 }
 
+/// z of `x − mean` against the rolling std of that residual over `window`.
+pub fn residual_z(x: &[f64], mean: &[f64], window: usize) -> Vec<f64> {
+    let mut e = residual(x, mean);
+    let sd = rolling::std(&e, window);
+    // in place: each residual is read once, before its slot takes the z
+    for (v, &s) in e.iter_mut().zip(&sd) {
+        *v = safe_div(*v, s);
+    }
+    e
+}
+
 /// z of `x − EMA(ema_len)` against the rolling std of that residual over `window`.
 pub fn ema_residual(x: &[f64], ema_len: usize, window: usize) -> Vec<f64> {
-    let e = residual(x, &ema(x, ema_len));
-    ratio(&e, &rolling::std(&e, window))
+    residual_z(x, &ema(x, ema_len), window)
+}
+
+/// `(x − mean) / sd` from the SMA and the std of `x` over the same window.
+pub fn sma_from(x: &[f64], mean: &[f64], sd: &[f64]) -> Vec<f64> {
+    ratio(&residual(x, mean), sd)
 }
 
 /// `(x − SMA(window)) / RollingStd(x, window)`.
 pub fn sma(x: &[f64], window: usize) -> Vec<f64> {
-    let e = residual(x, &rolling::mean(x, window));
-    ratio(&e, &rolling::std(x, window))
+    sma_from(x, &rolling::mean(x, window), &rolling::std(x, window))
 }
 
 /// z of `x − KalmanMean(r, q)` against the rolling std of that residual over `window`.
 pub fn kalman(x: &[f64], window: usize, r: f64, q: f64) -> Vec<f64> {
-    let e = residual(x, &kalman::mean(x, r, q));
-    ratio(&e, &rolling::std(&e, window))
+    residual_z(x, &kalman::mean(x, r, q), window)
 }
 
 #[cfg(test)]
