@@ -23,6 +23,7 @@ pub mod params;
 pub mod scenarios;
 pub mod vol_cluster;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use omega_core::{
@@ -53,6 +54,9 @@ pub struct MeanReversionZScore {
     warnings: Vec<String>,
     /// An error met inside `evaluate` (a series the host could not give), reported by `take_error`.
     error: Mutex<Option<StrategyError>>,
+    /// Whether `error` may hold an error: `take_error` runs after every bar, and this spares it
+    /// the lock on the (normal) error-free path.
+    has_error: AtomicBool,
 }
 
 impl MeanReversionZScore {
@@ -76,6 +80,7 @@ impl RustStrategy for MeanReversionZScore {
             Err(e) => {
                 let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
                 slot.get_or_insert(e);
+                self.has_error.store(true, Ordering::Release);
                 None
             }
         }
@@ -159,6 +164,9 @@ impl RustStrategy for MeanReversionZScore {
     }
 
     fn take_error(&self) -> Option<StrategyError> {
+        if !self.has_error.swap(false, Ordering::Acquire) {
+            return None;
+        }
         self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
