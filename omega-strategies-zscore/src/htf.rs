@@ -278,7 +278,13 @@ impl HtfTables {
     #[inline]
     pub fn chain_passes(&self, i: usize, long: bool) -> bool {
         let (Some(mode), Some(&bits)) = (self.chain_mode, self.chain.get(i)) else { return false };
-        let ok = (0..self.chain_len).filter(|t| bits >> (2 * t + usize::from(!long)) & 1 == 1).count();
+        // bits of the direction's lanes (2t for long, 2t+1 for short), t < chain_len
+        let ok = if self.chain_len <= 8 {
+            let lanes = 0x5555_u32 & ((1_u32 << (2 * self.chain_len)) - 1);
+            ((u32::from(bits) >> u32::from(!long)) & lanes).count_ones() as usize
+        } else {
+            (0..self.chain_len).filter(|t| bits >> (2 * t + usize::from(!long)) & 1 == 1).count()
+        };
         match mode {
             ChainMode::All => ok == self.chain_len,
             ChainMode::Any => ok > 0,

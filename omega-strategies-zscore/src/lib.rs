@@ -125,6 +125,8 @@ impl RustStrategy for MeanReversionZScore {
             guard,
             local_z,
             memo: Mutex::new(Memo::default()),
+            order: scenarios::active_order(&p),
+            gate: Vec::new(),
             htf_tag: format!("htf_{}_ema{}", p.htf_a.label, p.htf_a.ema),
             p,
         });
@@ -151,6 +153,7 @@ impl RustStrategy for MeanReversionZScore {
         let active = |n: usize| p.active(n, true) || p.active(n, false);
         let need_bias = (2..=6).any(active);
         eval.htf = HtfTables::build(p, cache, need_bias, active(6))?;
+        eval.gate = eval.build_gate(cache);
         self.warnings.extend(eval.htf.warnings.iter().cloned());
         Ok(())
     }

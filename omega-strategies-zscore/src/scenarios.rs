@@ -190,20 +190,71 @@ pub struct Evaluator {
     pub guard: GuardConfig,
     pub local_z: Option<LocalZ>,
     pub memo: Mutex<Memo>,
+    /// The active (scenario, is_long) pairs in evaluation order ([`active_order`]).
+    pub order: Vec<(u32, bool)>,
+    /// Set by `prepare` ([`Evaluator::build_gate`]): per bar, whether any active scenario can
+    /// fire. `false` is exact (a necessary condition of every active scenario fails); empty: no gate.
+    pub gate: Vec<bool>,
     /// `htf_<A tf>_ema<A len>`.
     pub htf_tag: String,
 }
 
-/// Values of one bar, fetched on first use.
+/// A primary-timeframe series MRZ reads (index into [`Reads`]' per-bar values).
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    ZEma = 0,
+    Ema,
+    AtrBid,
+    AtrAsk,
+    KalmanZ,
+    Upper,
+    Lower,
+    Mid,
+    KalmanGarchZ,
+}
+
+/// Values of one bar, fetched on first use and kept for the other scenarios of the bar (each
+/// series is read at most once per bar; the reads happen in the same order as without the memo,
+/// so an unavailable series fails at the same point).
 struct Reads<'a, 'h> {
     cache: &'a IndicatorCache<'h>,
     i: usize,
+    /// Bit `k`: `vals[k]` holds the value of slot `k`.
+    loaded: u16,
+    vals: [f64; 9],
 }
 
-impl Reads<'_, '_> {
-    /// Value at the bar of the series registered as `id`, else of `key`.
+impl<'a, 'h> Reads<'a, 'h> {
     #[inline]
-    fn get(&self, key: &IndicatorKey, id: Option<SeriesId>) -> Result<f64, StrategyError> {
+    fn new(cache: &'a IndicatorCache<'h>, i: usize) -> Self {
+        Reads { cache, i, loaded: 0, vals: [f64::NAN; 9] }
+    }
+
+    /// Value at the bar of `slot`'s series (by its registered handle, else by key).
+    #[inline]
+    fn get(&mut self, e: &Evaluator, slot: Slot) -> Result<f64, StrategyError> {
+        let k = slot as usize;
+        if self.loaded & (1 << k) != 0 {
+            return Ok(self.vals[k]);
+        }
+        let v = self.fetch(e, slot)?;
+        self.vals[k] = v;
+        self.loaded |= 1 << k;
+        Ok(v)
+    }
+
+    fn fetch(&self, e: &Evaluator, slot: Slot) -> Result<f64, StrategyError> {
+        let (key, id) = match slot {
+            Slot::ZEma => (&e.keys.z_ema, e.ids.z_ema),
+            Slot::Ema => (&e.keys.ema, e.ids.ema),
+            Slot::AtrBid => (&e.keys.atr_bid, e.ids.atr_bid),
+            Slot::AtrAsk => (&e.keys.atr_ask, e.ids.atr_ask),
+            Slot::KalmanZ => (&e.keys.kalman_z, e.ids.kalman_z),
+            Slot::Upper => (&e.keys.upper, e.ids.upper),
+            Slot::Lower => (&e.keys.lower, e.ids.lower),
+            Slot::Mid => (&e.keys.mid, e.ids.mid),
+            Slot::KalmanGarchZ => (&e.keys.kalman_garch_z, e.ids.kalman_garch_z),
+        };
         let s = match id.and_then(|id| self.cache.get(id)) {
             Some(s) => s,
             None => self.cache.series(key)?,
@@ -212,7 +263,8 @@ impl Reads<'_, '_> {
     }
 }
 
-/// The price levels and readings of a scenario that fired.
+/// The price levels and readings of a scenario that fired. The TP source's value is `tp`; the
+/// meta keys of the band and the TP source follow from the scenario and direction.
 #[derive(Clone, Copy, Debug)]
 struct Hit {
     entry: f64,
@@ -220,9 +272,8 @@ struct Hit {
     tp: f64,
     z: f64,
     atr: f64,
-    /// (meta key, value) of the band the price was checked against and of the TP source.
-    band: (&'static str, f64),
-    target: (&'static str, f64),
+    /// The band the price was checked against (NaN for scenario 1, which checks none).
+    band: f64,
 }
 
 #[inline]
@@ -230,63 +281,143 @@ fn ok(v: f64) -> bool {
     v.is_finite()
 }
 
+/// The (scenario, is_long) pairs of [`ORDER`] that `p` activates, in order.
+pub fn active_order(p: &MrzParams) -> Vec<(u32, bool)> {
+    ORDER.iter().copied().filter(|&(n, long)| p.active(n as usize, long)).collect()
+}
+
 impl Evaluator {
+    /// Tabulate, per bar, whether any active scenario can fire: its cheapest necessary
+    /// conditions (scenario 1: the EMA z threshold; 2, 3, 5, 6: HTF A∧B and the Kalman z
+    /// threshold; 4: HTF A∧B and the close beyond the band), from the same series and bars
+    /// `evaluate` reads. Call after `ids` and `htf` are set. Empty (no gate) when a series the
+    /// conditions need cannot be read here (`evaluate` then checks every bar in full).
+    pub fn build_gate(&self, cache: &IndicatorCache<'_>) -> Vec<bool> {
+        let series = |key: &IndicatorKey, id: Option<SeriesId>| -> Option<&[f64]> {
+            match id.and_then(|id| cache.get(id)) {
+                Some(s) => Some(s),
+                None => cache.series(key).ok(),
+            }
+        };
+        let n = cache.len();
+        let uses = |k: u32| self.order.iter().any(|&(m, _)| m == k);
+        let empty: &[f64] = &[];
+        let z_ema = if uses(1) { series(&self.keys.z_ema, self.ids.z_ema) } else { Some(empty) };
+        let kz = if [2, 3, 5, 6].into_iter().any(uses) {
+            series(&self.keys.kalman_z, self.ids.kalman_z)
+        } else {
+            Some(empty)
+        };
+        let (lower, upper) = if uses(4) {
+            (series(&self.keys.lower, self.ids.lower), series(&self.keys.upper, self.ids.upper))
+        } else {
+            (Some(empty), Some(empty))
+        };
+        let (Some(z_ema), Some(kz), Some(lower), Some(upper)) = (z_ema, kz, lower, upper) else {
+            return Vec::new();
+        };
+        let close = cache.bars().bid_close;
+        let at = |s: &[f64], i: usize| s.get(i).copied().unwrap_or(f64::NAN);
+        let (zl, zs) = (self.p.z_score_long, self.p.z_score_short);
+        let has = |ks: &[u32], long: bool| self.order.iter().any(|&(m, l)| l == long && ks.contains(&m));
+        let (s1_long, s1_short) = (has(&[1], true), has(&[1], false));
+        let (kz_long, kz_short) = (has(&[2, 3, 5, 6], true), has(&[2, 3, 5, 6], false));
+        let (s4_long, s4_short) = (has(&[4], true), has(&[4], false));
+        let any_bias = kz_long || kz_short || s4_long || s4_short;
+        let mut gate = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut may = false;
+            if s1_long || s1_short {
+                let z = at(z_ema, i);
+                may = ok(z) && ((s1_long && z <= zl) || (s1_short && z >= zs));
+            }
+            if !may && any_bias && self.htf.bias(i).0 {
+                let z = if kz_long || kz_short { at(kz, i) } else { f64::NAN };
+                let c = close.get(i).copied().unwrap_or(f64::NAN);
+                may = (kz_long && self.z_passes(z, true))
+                    || (kz_short && self.z_passes(z, false))
+                    || (s4_long && {
+                        let lower = at(lower, i);
+                        ok(lower) && c <= lower
+                    })
+                    || (s4_short && {
+                        let upper = at(upper, i);
+                        ok(upper) && c >= upper
+                    });
+            }
+            gate.push(may);
+        }
+        gate
+    }
+
     /// First signal of the bar in the original's order, or `None`.
+    ///
+    /// Bars the gate (`prepare`) rules out return `None` at once.
+    ///
+    /// Scenarios 2–6 all require the HTF A∧B filter, read once per bar from the table; each
+    /// scenario then rejects on its cheapest test first, and nothing is built unless it fires.
+    #[inline]
     pub fn evaluate(
         &self,
         slice: &DataSlice<'_>,
         cache: &IndicatorCache<'_>,
     ) -> Result<Option<TradeSignal>, StrategyError> {
-        let r = Reads { cache, i: slice.index };
-        for (n, long) in ORDER {
-            if !self.p.active(n as usize, long) {
-                continue;
-            }
-            let (hit, guard) = match n {
-                1 => (self.s1(&r, slice, long)?, None),
-                2 => (self.s2(&r, slice, long)?, None),
-                3 => (self.s3(&r, slice, long)?, None),
-                4 => (self.s4(&r, slice, long)?, None),
-                5 => match self.s2(&r, slice, long)? {
-                    Some(h) => {
-                        let g = self.guard_at(slice.index, cache)?;
-                        if g.pass() {
-                            (Some(h), Some(g))
-                        } else {
-                            (None, None)
-                        }
-                    }
-                    None => (None, None),
-                },
+        if self.gate.len() == cache.len() && !self.gate.get(slice.index).copied().unwrap_or(true) {
+            return Ok(None);
+        }
+        self.evaluate_full(slice, cache)
+    }
+
+    /// [`evaluate`](Self::evaluate) on a bar the gate lets through (kept out of line so that the
+    /// gated bars pay for the gate test only).
+    #[inline(never)]
+    fn evaluate_full(
+        &self,
+        slice: &DataSlice<'_>,
+        cache: &IndicatorCache<'_>,
+    ) -> Result<Option<TradeSignal>, StrategyError> {
+        let i = slice.index;
+        let mut r = Reads::new(cache, i);
+        let bias_ok = self.htf.bias(i).0;
+        for &(n, long) in &self.order {
+            let hit = match n {
+                1 => self.s1(&mut r, slice, long)?,
+                _ if !bias_ok => None,
+                2 | 5 => self.s2(&mut r, slice, long)?,
+                3 => self.s3(&mut r, slice, long)?,
+                4 => self.s4(&mut r, slice, long)?,
                 _ => {
-                    let i = slice.index;
-                    if self.htf.bias(i).0 && self.htf.chain_passes(i, long) {
-                        (self.s2(&r, slice, long)?, None)
+                    if self.htf.chain_passes(i, long) {
+                        self.s2(&mut r, slice, long)?
                     } else {
-                        (None, None)
+                        None
                     }
                 }
             };
-            if let Some(h) = hit {
-                return Ok(Some(self.build(n, long, h, slice, cache, guard)));
-            }
+            let Some(h) = hit else { continue };
+            let guard = if n == 5 {
+                let g = self.guard_at(i, cache)?;
+                if !g.pass() {
+                    continue;
+                }
+                Some(g)
+            } else {
+                None
+            };
+            return Ok(Some(self.build(n, long, h, slice, cache, guard)));
         }
         Ok(None)
     }
 
     /// Scenario 1: z of close − EMA; ignores the HTF filters; short uses the ask ATR (§7 #8).
-    fn s1(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
+    fn s1(&self, r: &mut Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
         let p = &self.p;
-        let z = r.get(&self.keys.z_ema, self.ids.z_ema)?;
+        let z = r.get(self, Slot::ZEma)?;
         if !ok(z) || (long && z > p.z_score_long) || (!long && z < p.z_score_short) {
             return Ok(None);
         }
-        let atr = if long {
-            r.get(&self.keys.atr_bid, self.ids.atr_bid)?
-        } else {
-            r.get(&self.keys.atr_ask, self.ids.atr_ask)?
-        };
-        let ema = r.get(&self.keys.ema, self.ids.ema)?;
+        let atr = r.get(self, if long { Slot::AtrBid } else { Slot::AtrAsk })?;
+        let ema = r.get(self, Slot::Ema)?;
         if !ok(atr) || !ok(ema) {
             return Ok(None);
         }
@@ -295,7 +426,7 @@ impl Evaluator {
         } else {
             (b.bid.close, b.bid.high + p.atr_mult * atr)
         };
-        Ok(Some(Hit { entry, sl, tp: ema, z, atr, band: ("", f64::NAN), target: ("ema", ema) }))
+        Ok(Some(Hit { entry, sl, tp: ema, z, atr, band: f64::NAN }))
     }
 
     /// The z ≤/≥ threshold test of the Kalman scenarios.
@@ -306,12 +437,12 @@ impl Evaluator {
 
     /// Band of the direction (lower for long, upper for short) and whether the close is beyond it.
     #[inline]
-    fn band(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<(f64, bool), StrategyError> {
+    fn band(&self, r: &mut Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<(f64, bool), StrategyError> {
         if long {
-            let lower = r.get(&self.keys.lower, self.ids.lower)?;
+            let lower = r.get(self, Slot::Lower)?;
             Ok((lower, ok(lower) && b.bid.close <= lower))
         } else {
-            let upper = r.get(&self.keys.upper, self.ids.upper)?;
+            let upper = r.get(self, Slot::Upper)?;
             Ok((upper, ok(upper) && b.bid.close >= upper))
         }
     }
@@ -334,40 +465,35 @@ impl Evaluator {
         }
     }
 
-    /// Scenario 2: HTF A∧B, Kalman z beyond the threshold, close beyond the Bollinger band; TP = mid.
-    /// Also the base of scenarios 5 and 6.
-    fn s2(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
-        if !self.htf.bias(b.index).0 {
-            return Ok(None);
-        }
-        let z = r.get(&self.keys.kalman_z, self.ids.kalman_z)?;
+    /// Scenario 2 (HTF A∧B checked by the caller): Kalman z beyond the threshold, close beyond the
+    /// Bollinger band; TP = mid. Also the base of scenarios 5 and 6.
+    fn s2(&self, r: &mut Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
+        let z = r.get(self, Slot::KalmanZ)?;
         if !self.z_passes(z, long) {
             return Ok(None);
         }
         let (band, beyond) = self.band(r, b, long)?;
-        let mid = r.get(&self.keys.mid, self.ids.mid)?;
+        let mid = r.get(self, Slot::Mid)?;
         if !ok(mid) || !beyond {
             return Ok(None);
         }
-        let atr = r.get(&self.keys.atr_bid, self.ids.atr_bid)?;
+        let atr = r.get(self, Slot::AtrBid)?;
         if !ok(atr) {
             return Ok(None);
         }
         let (entry, sl) = self.entry_sl(b, long, atr);
-        Ok(Some(Hit { entry, sl, tp: mid, z, atr, band: (Self::band_key(long), band), target: ("mid", mid) }))
+        Ok(Some(Hit { entry, sl, tp: mid, z, atr, band }))
     }
 
-    /// Scenario 3: scenario 2 with the EMA as TP, which must be `tp_min_distance` beyond the entry side.
-    fn s3(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
-        if !self.htf.bias(b.index).0 {
-            return Ok(None);
-        }
-        let z = r.get(&self.keys.kalman_z, self.ids.kalman_z)?;
+    /// Scenario 3 (HTF A∧B checked by the caller): scenario 2 with the EMA as TP, which must be
+    /// `tp_min_distance` beyond the entry side.
+    fn s3(&self, r: &mut Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
+        let z = r.get(self, Slot::KalmanZ)?;
         if !self.z_passes(z, long) {
             return Ok(None);
         }
         let (band, beyond) = self.band(r, b, long)?;
-        let ema = r.get(&self.keys.ema, self.ids.ema)?;
+        let ema = r.get(self, Slot::Ema)?;
         if !ok(ema) || !beyond {
             return Ok(None);
         }
@@ -376,38 +502,35 @@ impl Evaluator {
         if !far_enough {
             return Ok(None);
         }
-        let atr = r.get(&self.keys.atr_bid, self.ids.atr_bid)?;
+        let atr = r.get(self, Slot::AtrBid)?;
         if !ok(atr) {
             return Ok(None);
         }
         let (entry, sl) = self.entry_sl(b, long, atr);
-        Ok(Some(Hit { entry, sl, tp: ema, z, atr, band: (Self::band_key(long), band), target: ("ema", ema) }))
+        Ok(Some(Hit { entry, sl, tp: ema, z, atr, band }))
     }
 
-    /// Scenario 4: scenario 2 with the Kalman-GARCH z (local window when `local_z_lookback` > 0),
-    /// read last because the local z is the expensive part.
-    fn s4(&self, r: &Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
-        if !self.htf.bias(b.index).0 {
-            return Ok(None);
-        }
+    /// Scenario 4 (HTF A∧B checked by the caller): scenario 2 with the Kalman-GARCH z (local
+    /// window when `local_z_lookback` > 0), read last because the local z is the expensive part.
+    fn s4(&self, r: &mut Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<Option<Hit>, StrategyError> {
         let (band, beyond) = self.band(r, b, long)?;
-        let mid = r.get(&self.keys.mid, self.ids.mid)?;
+        let mid = r.get(self, Slot::Mid)?;
         if !ok(mid) || !beyond {
             return Ok(None);
         }
-        let atr = r.get(&self.keys.atr_bid, self.ids.atr_bid)?;
+        let atr = r.get(self, Slot::AtrBid)?;
         if !ok(atr) {
             return Ok(None);
         }
         let z = match &self.local_z {
             Some(lz) => self.local_z_at(lz, b.index, r.cache),
-            None => r.get(&self.keys.kalman_garch_z, self.ids.kalman_garch_z)?,
+            None => r.get(self, Slot::KalmanGarchZ)?,
         };
         if !self.z_passes(z, long) {
             return Ok(None);
         }
         let (entry, sl) = self.entry_sl(b, long, atr);
-        Ok(Some(Hit { entry, sl, tp: mid, z, atr, band: (Self::band_key(long), band), target: ("mid", mid) }))
+        Ok(Some(Hit { entry, sl, tp: mid, z, atr, band }))
     }
 
     fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
@@ -520,8 +643,8 @@ impl Evaluator {
         let mut m: Vec<(&str, f64)> = vec![
             ("z", h.z),
             ("atr", h.atr),
-            (h.band.0, h.band.1),
-            (h.target.0, h.target.1),
+            (if n == 1 { "" } else { Self::band_key(long) }, h.band),
+            (if n == 1 || n == 3 { "ema" } else { "mid" }, h.tp),
             ("bid_close", b.bid.close),
             ("ask_close", b.ask.close),
             ("spread", b.ask.close - b.bid.close),
