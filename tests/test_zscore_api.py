@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import omega
@@ -52,3 +53,46 @@ def test_config_warnings_on_both_backends(zscore_plugin: str, backend: str) -> N
     cfg = {"symbol": "EURUSD", "timeframe": "M1", "enabled_scenarios": [2, 3]}
     with pytest.warns(MrzConfigWarning, match="can never fire"):
         omega.run_backtest(zscore_plugin, cfg, market, backend=backend)
+
+
+def _mrz_runs(zscore_plugin: str, engine: dict[str, object], **top: object) -> list[object]:
+    market = omega.data.generate_market(30_000, seed=5)
+    cfg = {"symbol": "EURUSD", "timeframe": "M1", "enabled_scenarios": [1], "engine": engine, **top}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runs = [omega.run_backtest(zscore_plugin, cfg, market, backend=b) for b in ("rust", "python")]
+    rust, python = runs
+    assert [(t.entry_index, t.exit_index) for t in rust.trades] == [
+        (t.entry_index, t.exit_index) for t in python.trades
+    ]
+    return list(rust.trades)
+
+
+def test_session_window_blocks_entries_outside_it(zscore_plugin: str) -> None:
+    """Entries only on bars whose close time (UTC) lies in the window; none when it excludes all."""
+    free = _mrz_runs(zscore_plugin, {})
+    windowed = _mrz_runs(zscore_plugin, {"sessions": [["08:00", "09:59"]]})
+    assert len(free) > len(windowed) > 0
+    for t in windowed:
+        close_minute = ((t.entry_time_us + 60_000_000) // 60_000_000) % 1440
+        assert 480 <= close_minute <= 599
+    midnight = _mrz_runs(zscore_plugin, {"sessions": [["00:00", "00:00"]]})
+    assert all(((t.entry_time_us + 60_000_000) // 60_000_000) % 1440 == 0 for t in midnight)
+    assert len(midnight) < len(windowed)
+
+
+def test_cooldown_spaces_entries(zscore_plugin: str) -> None:
+    """`cooldown_candles` after a signal bar: consecutive entries are at least that many bars apart."""
+    free = _mrz_runs(zscore_plugin, {})
+    cooled = _mrz_runs(zscore_plugin, {"cooldown_candles": 400})
+    assert len(free) > len(cooled) > 0
+    entries = [t.entry_index for t in cooled]
+    assert all(b - a >= 400 for a, b in itertools.pairwise(entries))
+
+
+def test_direction_filter_blocks_the_other_side(zscore_plugin: str) -> None:
+    both = _mrz_runs(zscore_plugin, {})
+    longs = _mrz_runs(zscore_plugin, {}, direction_filter="long")
+    assert {t.direction for t in both} == {"long", "short"}
+    assert longs
+    assert {t.direction for t in longs} == {"long"}

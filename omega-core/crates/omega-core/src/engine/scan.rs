@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::indicators::IndicatorCache;
 use crate::market::MarketData;
 use crate::strategy::RustStrategy;
-use crate::types::Direction;
+use crate::types::{Direction, TradeSignal};
 
 use super::gates::{in_sessions, minute_of_day_utc};
 use super::{check_inputs, invalid_signal, panic_error, Columns};
@@ -77,28 +77,29 @@ fn scan_loop(
             return Err(err);
         }
         let Some(signal) = signal else { continue };
-        let p = signal.parts();
-        let tp_ok = p.take_profit.map_or(true, f64::is_finite);
-        if !(p.entry_price.is_finite() && p.stop_loss.is_finite() && tp_ok) {
+        let direction = signal.parts().direction;
+        // Take the signal apart by value: its strings move into the row without a copy.
+        let (TradeSignal::Long { entry_price, stop_loss, take_profit, reason, tags, scenario, meta }
+        | TradeSignal::Short { entry_price, stop_loss, take_profit, reason, tags, scenario, meta }) = signal;
+        if !(entry_price.is_finite() && stop_loss.is_finite() && take_profit.map_or(true, f64::is_finite)) {
             return Err(invalid_signal(
                 strategy,
                 i,
-                format!("non-finite signal (entry {}, sl {}, tp {:?})", p.entry_price, p.stop_loss, p.take_profit),
+                format!("non-finite signal (entry {entry_price}, sl {stop_loss}, tp {take_profit:?})"),
             ));
         }
-        let mut meta: Vec<(String, f64)> =
-            p.meta.map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default();
+        let mut meta: Vec<(String, f64)> = meta.map(|m| m.into_iter().collect()).unwrap_or_default();
         meta.sort_by(|a, b| a.0.cmp(&b.0));
         rows.push(ScanRow {
             index: i,
             timestamp_us: t,
-            direction: p.direction,
-            scenario: p.scenario,
-            entry_price: p.entry_price,
-            stop_loss: p.stop_loss,
-            take_profit: p.take_profit,
-            reason: p.reason.to_string(),
-            tags: p.tags.to_vec(),
+            direction,
+            scenario,
+            entry_price,
+            stop_loss,
+            take_profit,
+            reason,
+            tags,
             meta,
             session_ok: in_sessions(&sessions, minute_of_day_utc(t + tf_us)),
         });
@@ -110,7 +111,7 @@ fn scan_loop(
 mod tests {
     use super::*;
     use crate::indicators::MarketHost;
-    use crate::types::{DataSlice, Position, PositionAction, Timeframe, TradeSignal};
+    use crate::types::{DataSlice, Position, PositionAction, Timeframe};
     use std::collections::HashMap;
 
     /// Signals long on every third bar, with meta; never manages.
