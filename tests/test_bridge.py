@@ -213,7 +213,9 @@ def test_python_calls_do_not_grow_with_bars(native: ModuleType, sma_plugin: str,
     n_small = _python_calls_during(lambda: omega.run_backtest(strategy, cfg, small, backend="rust"))
     n_large = _python_calls_during(lambda: omega.run_backtest(strategy, cfg, large, backend="rust"))
     assert n_small == n_large, (n_small, n_large)
-    assert n_small < 500  # a fixed, small amount of Python around the one native call
+    # a fixed amount of Python around the one native call (config validation, warnings, result
+    # wrapping); one Python call per bar would add at least 38,000 to the larger run
+    assert n_small < 2_000
 
 
 def test_gil_released_during_a_run(native: ModuleType, sma_plugin: str) -> None:
