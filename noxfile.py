@@ -131,6 +131,7 @@ def bench(session: nox.Session) -> None:
     session.run("cargo", "bench", "--workspace", *session.posargs, external=True, env=CARGO_ENV)
     install_omega(session)
     session.run("python", str(ROOT / "tests" / "bench" / "bench_backtest.py"))
+    session.run("python", str(ROOT / "tests" / "bench" / "bench_scan_vs_backtest.py"))
 
 
 @nox.session
