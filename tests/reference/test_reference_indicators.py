@@ -23,7 +23,7 @@ from omega.reference.indicators import compute
 from omega.reference.keys import GarchParams, IndicatorKey, IndicatorKind, PriceSide
 from omega.reference.market import Market
 
-FIXTURES = Path("/work/shared/fixtures/mrz-original")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mrz-original"  # committed copy
 NAN = math.nan
 BID = PriceSide.BID
 ASK = PriceSide.ASK
@@ -526,8 +526,7 @@ def test_cache_memoises_and_maps_htf() -> None:
 @pytest.mark.faithful
 def test_original_fixture_kalman_z_atr_and_targets() -> None:
     pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is a core dependency")
-    if not (FIXTURES / "market_s1.parquet").exists():
-        pytest.skip("shared MRZ fixtures not present in this checkout")
+    assert (FIXTURES / "market_s1.parquet").exists(), f"committed fixtures missing: {FIXTURES}"
     params = json.loads((FIXTURES / "configs" / "relaxed.json").read_text())["strategy"]["parameters"]
     m = Market.from_arrow(pq.read_table(FIXTURES / "market_s1.parquet"), "EURUSD", "M1")
     cache = IndicatorCache(MarketHost(m, "new_york_1700"))

@@ -23,7 +23,7 @@ from omega.reference.keys import GarchParams, IndicatorKey, PriceSide
 from omega.reference.market import PRICE_COLUMNS, TIMEFRAME_MINUTES, Bars, Market, htf_bin, resample
 from omega.reference.sessions import in_sessions, in_window, minute_of_day_utc, parse_hhmm
 
-FIXTURES = Path("/work/shared/fixtures/mrz-original")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mrz-original"  # committed copy
 MIN = 60_000_000
 HOUR = 60 * MIN
 DAY = 24 * HOUR
@@ -550,8 +550,7 @@ def test_new_york_rule_matches_zoneinfo() -> None:
 @pytest.mark.faithful
 def test_fixture_htf_bar_counts_new_york() -> None:
     pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is a core dependency")
-    if not (FIXTURES / "market_s1.parquet").exists():
-        pytest.skip("shared MRZ fixtures not present in this checkout")
+    assert (FIXTURES / "market_s1.parquet").exists(), f"committed fixtures missing: {FIXTURES}"
     summary = json.loads((FIXTURES / "summary_s1_shipped_combined.json").read_text())
     counts = summary["generated_tf_bars"]
     m = Market.from_arrow(pq.read_table(FIXTURES / "market_s1.parquet"), "EURUSD", "M1")
