@@ -113,9 +113,36 @@ pub(crate) fn with_strategy<T>(
     }
 }
 
-/// Count one Python → Rust crossing that runs a strategy (backtest or scan).
-pub(crate) fn count_native_call() {
+/// One Python → Rust crossing that runs the registered strategy `strategy_name`: counts it, looks
+/// the plugin up (E4001), reads config and candles with the GIL held, then releases the GIL and runs
+/// `job` (a backtest or a scan) under `catch_unwind`; every error becomes its coded Python exception.
+pub(crate) fn run_strategy<T: Send>(
+    py: Python<'_>,
+    strategy_name: &str,
+    config: &Bound<'_, PyAny>,
+    candle_data: &Bound<'_, PyAny>,
+    job: impl FnOnce(&ForeignStrategy<'_>, &IndicatorCache<'_>, &MarketHost, &CoreConfig) -> Result<T, StrategyError> + Send,
+) -> PyResult<T> {
     NATIVE_CALLS.fetch_add(1, Ordering::SeqCst);
+    let plugin = registry::lookup(strategy_name).map_err(|known| {
+        let e = StrategyError::StrategyNotFound { name: strategy_name.to_string() };
+        let known = if known.is_empty() { String::from("none") } else { known.join(", ") };
+        to_pyerr(py, &e, &[("backend", "rust"), ("registered", &known)])
+    })?;
+    let config = StrategyConfig::from_any(py, config)?.inner;
+    let timeframe = config.primary_timeframe().map_err(|e| err(py, e))?;
+    let source = Source::read(py, candle_data)?;
+    let (source_ref, plugin_ref, config_ref) = (&source, &plugin, &config);
+    // The Arrow batches outlive the closure, so their release callbacks run with the GIL held.
+    let outcome = py.detach(|| {
+        catch_unwind(AssertUnwindSafe(|| {
+            with_strategy(source_ref, plugin_ref, config_ref, timeframe, |strategy, cache, host| {
+                job(strategy, cache, host, config_ref)
+            })
+        }))
+        .unwrap_or_else(|payload| Err(core_panic(payload.as_ref())))
+    });
+    outcome.map_err(|e| to_pyerr(py, &e, &[("strategy", strategy_name)]))
 }
 
 /// Run a whole backtest of the registered Rust strategy `strategy_name` (the seed's entry point).
@@ -131,27 +158,10 @@ fn run_backtest_rust(
     config: &Bound<'_, PyAny>,
     candle_data: &Bound<'_, PyAny>,
 ) -> PyResult<BacktestResult> {
-    count_native_call();
     let started = Instant::now();
-    let plugin = registry::lookup(strategy_name).map_err(|known| {
-        let e = StrategyError::StrategyNotFound { name: strategy_name.to_string() };
-        let known = if known.is_empty() { String::from("none") } else { known.join(", ") };
-        to_pyerr(py, &e, &[("backend", "rust"), ("registered", &known)])
+    let result = run_strategy(py, strategy_name, config, candle_data, |strategy, cache, host, config| {
+        run_backtest(strategy, cache, host.market(), config)
     })?;
-    let config = StrategyConfig::from_any(py, config)?.inner;
-    let timeframe = config.primary_timeframe().map_err(|e| err(py, e))?;
-    let source = Source::read(py, candle_data)?;
-    let (candles_ref, plugin_ref, config_ref) = (&source, &plugin, &config);
-    // The Arrow batches outlive the closure, so their release callbacks run with the GIL held.
-    let outcome = py.detach(|| {
-        catch_unwind(AssertUnwindSafe(|| {
-            with_strategy(candles_ref, plugin_ref, config_ref, timeframe, |strategy, cache, host| {
-                run_backtest(strategy, cache, host.market(), config_ref)
-            })
-        }))
-        .unwrap_or_else(|payload| Err(core_panic(payload.as_ref())))
-    });
-    let result = outcome.map_err(|e| to_pyerr(py, &e, &[("strategy", strategy_name)]))?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     BacktestResult::new(py, result, elapsed_ms, strategy_name)
 }

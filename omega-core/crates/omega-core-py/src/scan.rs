@@ -3,7 +3,6 @@
 //! (`engine::with_strategy`), so config, candles and plugin handling are identical.
 
 use std::collections::BTreeSet;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
@@ -14,10 +13,8 @@ use omega_core::StrategyError;
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 
-use crate::config::StrategyConfig;
-use crate::engine::{count_native_call, with_strategy, Source};
-use crate::errors::{core_panic, err, to_pyerr};
-use crate::registry;
+use crate::engine::run_strategy;
+use crate::errors::err;
 
 fn scan_batch(rows: &[ScanRow]) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let mut tags = ListBuilder::new(StringBuilder::new());
@@ -62,25 +59,9 @@ fn scan_signals_rust<'py>(
     config: &Bound<'_, PyAny>,
     candle_data: &Bound<'_, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    count_native_call();
-    let plugin = registry::lookup(strategy_name).map_err(|known| {
-        let e = StrategyError::StrategyNotFound { name: strategy_name.to_string() };
-        let known = if known.is_empty() { String::from("none") } else { known.join(", ") };
-        to_pyerr(py, &e, &[("backend", "rust"), ("registered", &known)])
+    let rows = run_strategy(py, strategy_name, config, candle_data, |strategy, cache, host, config| {
+        scan_signals(strategy, cache, host.market(), config)
     })?;
-    let config = StrategyConfig::from_any(py, config)?.inner;
-    let timeframe = config.primary_timeframe().map_err(|e| err(py, e))?;
-    let source = Source::read(py, candle_data)?;
-    let (source_ref, plugin_ref, config_ref) = (&source, &plugin, &config);
-    let outcome = py.detach(|| {
-        catch_unwind(AssertUnwindSafe(|| {
-            with_strategy(source_ref, plugin_ref, config_ref, timeframe, |strategy, cache, host| {
-                scan_signals(strategy, cache, host.market(), config_ref)
-            })
-        }))
-        .unwrap_or_else(|payload| Err(core_panic(payload.as_ref())))
-    });
-    let rows = outcome.map_err(|e| to_pyerr(py, &e, &[("strategy", strategy_name)]))?;
     let batch = scan_batch(&rows)
         .map_err(|e| err(py, StrategyError::InternalError { reason: format!("building the scan table: {e}") }))?;
     let schema = batch.schema();
