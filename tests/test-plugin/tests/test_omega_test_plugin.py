@@ -7,6 +7,7 @@ Uses the shared fixtures of ``tests/conftest.py`` (``sma_plugin`` skips locally 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ def _params_model() -> Any:
     try:
         from omega_test_plugin.params import SmaCrossParams
     except ImportError as e:  # the package is not installed (its wheel was not built)
+        if os.environ.get("OMEGA_REQUIRE_NATIVE", "").strip().lower() in ("1", "true", "yes"):
+            pytest.fail(f"omega_test_plugin is not installed ({e}) but OMEGA_REQUIRE_NATIVE=1 requires it")
         pytest.skip(f"omega_test_plugin is not installed: {e}")
     return SmaCrossParams
 
