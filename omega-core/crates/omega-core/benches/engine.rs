@@ -5,45 +5,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use omega_core::config::HtfAnchor;
 use omega_core::config::StrategyConfig;
 use omega_core::engine::{run_backtest, SplitMix64};
-use omega_core::error::{Result, StrategyError};
-use omega_core::indicators::{BarsRef, IndicatorCache, IndicatorHost, IndicatorKey};
+use omega_core::indicators::{IndicatorCache, MarketHost};
 use omega_core::market::MarketData;
 use omega_core::{DataSlice, Direction, Position, PositionAction, RustStrategy, Timeframe, TradeSignal};
-
-/// Minimal host over a `MarketData`: primary bars only.
-struct Host {
-    m: MarketData,
-    close: Vec<i64>,
-}
-
-impl IndicatorHost for Host {
-    fn bars(&self, _timeframe: Option<Timeframe>) -> Result<BarsRef<'_>> {
-        let m = &self.m;
-        Ok(BarsRef {
-            symbol: &m.symbol,
-            timeframe: m.timeframe,
-            open_time_us: &m.timestamp_us,
-            close_time_us: &self.close,
-            bid_open: &m.bid_open,
-            bid_high: &m.bid_high,
-            bid_low: &m.bid_low,
-            bid_close: &m.bid_close,
-            bid_volume: &m.bid_volume,
-            ask_open: &m.ask_open,
-            ask_high: &m.ask_high,
-            ask_low: &m.ask_low,
-            ask_close: &m.ask_close,
-            ask_volume: &m.ask_volume,
-            visible: None,
-        })
-    }
-
-    fn series(&self, _key: &IndicatorKey) -> Result<&[f64]> {
-        Err(StrategyError::IndicatorError { indicator: "any".into(), reason: "no series in this host".into() })
-    }
-}
 
 /// Seeded M1 random walk around 1.10 with a 0.2–0.5 pip spread.
 fn synthetic_m1(n: usize, seed: u64) -> MarketData {
@@ -122,7 +89,7 @@ fn bench_engine(c: &mut Criterion) {
     config.engine.costs.commission_per_lot = 3.0;
     for n in [30_000_usize, 1_000_000] {
         let m = synthetic_m1(n, 7);
-        let host = Host { m: m.clone(), close: m.timestamp_us.iter().map(|t| t + 60_000_000).collect() };
+        let host = MarketHost::new(m.clone(), HtfAnchor::Utc);
         let Ok(cache) = IndicatorCache::new(&host) else { panic!("host has primary bars") };
         let mut g = c.benchmark_group("engine");
         g.throughput(Throughput::Elements(n as u64));

@@ -2,46 +2,13 @@
 //! that emits seeded random signals and position actions, a run never fails or panics and keeps
 //! its invariants (finite equity, trade accounting, no SL/TP exit in the entry bar, determinism).
 
+use omega_core::config::HtfAnchor;
 use omega_core::config::{SizingMode, StrategyConfig};
 use omega_core::engine::{run_backtest, EngineResult, ExitReason, SplitMix64};
-use omega_core::error::{Result, StrategyError};
-use omega_core::indicators::{BarsRef, IndicatorCache, IndicatorHost, IndicatorKey};
+use omega_core::indicators::{IndicatorCache, MarketHost};
 use omega_core::market::MarketData;
 use omega_core::{DataSlice, Direction, Position, PositionAction, RustStrategy, Timeframe, TradeSignal};
 use proptest::prelude::*;
-
-/// Minimal host over a `MarketData`: primary bars only.
-struct Host {
-    m: MarketData,
-    close: Vec<i64>,
-}
-
-impl IndicatorHost for Host {
-    fn bars(&self, _timeframe: Option<Timeframe>) -> Result<BarsRef<'_>> {
-        let m = &self.m;
-        Ok(BarsRef {
-            symbol: &m.symbol,
-            timeframe: m.timeframe,
-            open_time_us: &m.timestamp_us,
-            close_time_us: &self.close,
-            bid_open: &m.bid_open,
-            bid_high: &m.bid_high,
-            bid_low: &m.bid_low,
-            bid_close: &m.bid_close,
-            bid_volume: &m.bid_volume,
-            ask_open: &m.ask_open,
-            ask_high: &m.ask_high,
-            ask_low: &m.ask_low,
-            ask_close: &m.ask_close,
-            ask_volume: &m.ask_volume,
-            visible: None,
-        })
-    }
-
-    fn series(&self, _key: &IndicatorKey) -> Result<&[f64]> {
-        Err(StrategyError::IndicatorError { indicator: "any".into(), reason: "no series in this host".into() })
-    }
-}
 
 /// Random strategy: every decision is a pure function of (seed, bar, position id).
 struct RandomStrategy {
@@ -194,8 +161,7 @@ fn config(k: &Knobs) -> StrategyConfig {
 }
 
 fn run(m: &MarketData, s: &RandomStrategy, c: &StrategyConfig) -> EngineResult {
-    let d = m.timeframe.duration_us();
-    let host = Host { m: m.clone(), close: m.timestamp_us.iter().map(|t| t + d).collect() };
+    let host = MarketHost::new(m.clone(), HtfAnchor::Utc);
     let cache = IndicatorCache::new(&host).expect("host has primary bars");
     run_backtest(s, &cache, m, c).expect("a valid run never fails")
 }

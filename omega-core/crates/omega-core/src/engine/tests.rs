@@ -4,59 +4,15 @@
 use std::sync::Mutex;
 
 use super::*;
+use crate::config::HtfAnchor;
 use crate::config::SizingMode;
-use crate::indicators::cache::indicator_missing;
-use crate::indicators::{BarsRef, IndicatorHost, IndicatorKey};
+use crate::indicators::MarketHost;
 use crate::types::{Position, Timeframe, TradeSignal};
 
 /// 2024-01-01 00:00 UTC in µs.
 const T0: i64 = 1_704_067_200_000_000;
 const MIN: i64 = 60_000_000;
 const SPREAD: f64 = 0.0001;
-
-/// Minimal in-test `IndicatorHost` over a `MarketData` (primary bars only, no series).
-struct TestHost {
-    m: MarketData,
-    close: Vec<i64>,
-}
-
-impl TestHost {
-    fn new(m: MarketData) -> Self {
-        let d = m.timeframe.duration_us();
-        let close = m.timestamp_us.iter().map(|t| t + d).collect();
-        TestHost { m, close }
-    }
-}
-
-impl IndicatorHost for TestHost {
-    fn bars(&self, timeframe: Option<Timeframe>) -> Result<BarsRef<'_>> {
-        if timeframe.is_some_and(|t| t != self.m.timeframe) {
-            return Err(indicator_missing("bars", "test host has primary bars only"));
-        }
-        let m = &self.m;
-        Ok(BarsRef {
-            symbol: &m.symbol,
-            timeframe: m.timeframe,
-            open_time_us: &m.timestamp_us,
-            close_time_us: &self.close,
-            bid_open: &m.bid_open,
-            bid_high: &m.bid_high,
-            bid_low: &m.bid_low,
-            bid_close: &m.bid_close,
-            bid_volume: &m.bid_volume,
-            ask_open: &m.ask_open,
-            ask_high: &m.ask_high,
-            ask_low: &m.ask_low,
-            ask_close: &m.ask_close,
-            ask_volume: &m.ask_volume,
-            visible: None,
-        })
-    }
-
-    fn series(&self, _key: &IndicatorKey) -> Result<&[f64]> {
-        Err(indicator_missing("series", "test host computes no indicators"))
-    }
-}
 
 /// M1 EURUSD bars from bid (open, high, low, close); ask = bid + SPREAD; bar k opens at T0 + k min
 /// (or at `start + k min`).
@@ -157,7 +113,7 @@ fn once(at: usize, sig: TradeSignal) -> SignalFn {
 }
 
 fn run(s: &Script, m: &MarketData, c: &StrategyConfig) -> Result<EngineResult> {
-    let host = TestHost::new(m.clone());
+    let host = MarketHost::new(m.clone(), HtfAnchor::Utc);
     let cache = IndicatorCache::new(&host)?;
     run_backtest(s, &cache, m, c)
 }
@@ -691,7 +647,9 @@ impl RustStrategy for Failing {
 #[test]
 fn take_error_aborts_and_panics_are_caught() {
     let m = market(&flat(3));
-    let e = run_backtest(&Failing, &IndicatorCache::new(&TestHost::new(m.clone())).unwrap(), &m, &cfg()).unwrap_err();
+    let e =
+        run_backtest(&Failing, &IndicatorCache::new(&MarketHost::new(m.clone(), HtfAnchor::Utc)).unwrap(), &m, &cfg())
+            .unwrap_err();
     assert_eq!(e.code(), "E4008");
     let s = Script::new(Box::new(|s| if s.index == 1 { panic!("kaboom") } else { None }));
     let e = run(&s, &m, &cfg()).unwrap_err();
