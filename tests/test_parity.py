@@ -118,7 +118,7 @@ def test_a_new_strategy_gets_default_cases() -> None:
             c.market.timeframe,
             {},
         )
-        assert set(c.config["engine"]) <= {"quote_to_account_rate"}
+        assert c.config["engine"] == {}
         assert c.golden_path == GOLDEN_DIR / "some_future_plugin" / f"{c.market.id}__defaults.json"
 
 

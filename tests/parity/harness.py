@@ -181,12 +181,12 @@ def _case(
 
 
 JPY_TO_USD = 0.0067
-"""Quote-to-account rate of the USDJPY market (account in USD); the other markets quote in USD."""
+"""About the JPY → USD rate of the USDJPY market (near 150), to scale a risk budget in USD. The run
+itself converts through the market's own quotes (docs/engine.md "Account currency")."""
 
 
 def _base(market: MarketSpec, params: dict[str, Any]) -> dict[str, Any]:
-    engine: dict[str, Any] = {"quote_to_account_rate": JPY_TO_USD} if market.symbol.endswith("JPY") else {}
-    return {"symbol": market.symbol, "timeframe": market.timeframe, "params": params, "engine": engine}
+    return {"symbol": market.symbol, "timeframe": market.timeframe, "params": params, "engine": {}}
 
 
 def _costs(market: MarketSpec, conf: dict[str, Any]) -> None:

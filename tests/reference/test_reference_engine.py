@@ -257,17 +257,17 @@ def test_worked_case_long_with_costs() -> None:
     s1 = 0.2 + U1 * 0.5
     s2 = 0.2 + U2 * 0.5
     assert t.entry_price == 1.1001 + s1 * 0.0001
-    assert t.lots == 94.0 * 0.01
+    assert t.lots == 0.94  # 94 steps of 0.01, exactly (not 94 * 0.01)
     assert t.exit_price == 1.1021 - s2 * 0.0001
     assert (t.exit_index, t.exit_reason) == (1, "take_profit")
     assert t.entry_price == 1.1001570782439387
     assert t.exit_price == 1.1020720044803562
-    assert t.lots == 0.9400000000000001
+    assert t.lots == 0.94
     assert t.pnl_pips == 19.149262364175357
-    assert t.pnl_gross == 180.00306622324837
-    assert t.commission == 5.640000000000001
-    assert t.pnl == 174.36306622324838
-    assert t.r_multiple == 1.8115274317654928
+    assert t.pnl_gross == 180.00306622324834
+    assert t.commission == 5.64
+    assert t.pnl == 174.36306622324835
+    assert t.r_multiple == 1.8115274317654926
     assert t.slippage_pips == 0.8507376358243717
     assert r.equity_curve[1] == 100174.36306622323
     assert r.metrics["final_equity"] == 100174.36306622323
@@ -557,13 +557,24 @@ def test_config_defaults_and_validation() -> None:
         42,
         1,
     )
-    assert e["symbol_spec"] == {
-        "pip_size": None,
-        "contract_size": 100_000.0,
-        "lot_step": 0.01,
-        "min_lot": 0.01,
-        "max_lot": 100.0,
-    }
+    assert e["symbol_spec"] == dict.fromkeys(
+        (
+            "base",
+            "quote",
+            "pip_size",
+            "digits",
+            "contract_size",
+            "min_lot",
+            "lot_step",
+            "max_lot",
+            "margin_rate",
+            "swap_long",
+            "swap_short",
+            "swap_mode",
+            "triple_swap_weekday",
+        )
+    )
+    assert e["quote_to_account_rate"] is None
     assert (e["close_at_end"], e["allow_same_bar_reentry"], e["htf_anchor"]) == (True, False, "utc")
     for bad, key in (
         ({"bogus": 1}, "bogus"),

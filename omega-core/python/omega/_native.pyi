@@ -238,9 +238,13 @@ class BacktestResult:
         """Open positions as a pyarrow Table."""
 
 def run_backtest_rust(
-    strategy_name: str, config: StrategyConfig | str | dict[str, Any], candle_data: Any
+    strategy_name: str,
+    config: StrategyConfig | str | dict[str, Any],
+    candle_data: Any,
+    conversion: dict[str, Any] | None = None,
 ) -> BacktestResult:
-    """Run a whole backtest of a registered Rust strategy (one crossing; GIL released)."""
+    """Run a whole backtest of a registered Rust strategy (one crossing; GIL released);
+    ``conversion`` maps pair names to conversion candles (docs/engine.md "Account currency")."""
 
 def native_call_count() -> int:
     """How many times Python entered `run_backtest_rust` or `scan_signals_rust` in this process."""

@@ -8,6 +8,7 @@ backend is the pure-Python reference engine. Both results expose the same attrib
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from omega import bridge, data, plugins
@@ -50,7 +51,14 @@ def resolve_backend(spec: StrategySpec, backend: str | None = None) -> Backend:
     return "python"
 
 
-def run_backtest(strategy: str | StrategySpec, config: Any, candles: Any, *, backend: str | None = None) -> Any:
+def run_backtest(
+    strategy: str | StrategySpec,
+    config: Any,
+    candles: Any,
+    *,
+    backend: str | None = None,
+    conversion: Mapping[str, Any] | None = None,
+) -> Any:
     """Run one backtest and return its result.
 
     Args:
@@ -60,7 +68,15 @@ def run_backtest(strategy: str | StrategySpec, config: Any, candles: Any, *, bac
         candles: pyarrow Table/RecordBatch/reader, IPC bytes, a .parquet/.arrow path, a dict of
             columns, or any ``__arrow_c_stream__`` exporter (pandas, polars, …).
         backend: ``"rust"`` or ``"python"`` to override ``OMEGA_USE_RUST_STRATEGY``.
+        conversion: pair name → candles of that pair (same forms as ``candles``, same timeframe),
+            for an instrument quoted in neither the account currency nor convertible through
+            itself, e.g. ``{"GBPUSD": gbpusd}`` for EURGBP in a USD account (docs/engine.md
+            "Account currency"). A needed pair that is missing is E4004 naming it.
     """
+    if conversion is not None and not isinstance(conversion, Mapping):
+        raise InvalidConfigError(
+            f"conversion must be a dict of pair name → candles, not {type(conversion).__name__}", {"key": "conversion"}
+        )
     spec = strategy if isinstance(strategy, StrategySpec) else plugins.get_strategy(strategy)
     cfg = normalize_config(config, spec.params_model)
     chosen = resolve_backend(spec, backend)
@@ -70,12 +86,16 @@ def run_backtest(strategy: str | StrategySpec, config: Any, candles: Any, *, bac
         if rust is None:  # resolve_backend checked this; kept for type narrowing
             raise StrategyNotFoundError("omega._native is not available", {"strategy": spec.name})
         native_config = rust.StrategyConfig.from_json(cfg.to_json())
-        return rust.run_backtest_rust(spec.name, native_config, data.to_native_input(candles))
+        native_conversion = {pair: data.to_native_input(c) for pair, c in (conversion or {}).items()}
+        return rust.run_backtest_rust(
+            spec.name, native_config, data.to_native_input(candles), native_conversion or None
+        )
     from omega.reference.engine import run_reference_backtest
 
     if spec.reference is None:  # resolve_backend checked this; kept for type narrowing
         raise StrategyNotFoundError(f"strategy '{spec.name}' has no Python reference", {"strategy": spec.name})
-    return run_reference_backtest(spec.reference, cfg.to_dict(), data.to_arrow_table(candles))
+    tables = {pair: data.to_arrow_table(c) for pair, c in (conversion or {}).items()}
+    return run_reference_backtest(spec.reference, cfg.to_dict(), data.to_arrow_table(candles), tables)
 
 
 def warn_config(spec: StrategySpec, config: dict[str, Any]) -> None:

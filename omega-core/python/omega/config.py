@@ -50,27 +50,36 @@ class _Strict(BaseModel):
 
 
 class SymbolSpecSettings(_Strict):
-    """Contract and lot rules of the traded symbol (Rust `SymbolSpec`)."""
+    """Per-run overrides of the traded instrument (Rust `SymbolSpec`; docs/instruments.md).
 
+    Every field left unset comes from the built-in instrument table; a symbol outside the table
+    needs at least `base`, `quote` and `pip_size` (checked when the run starts, on both backends).
+    """
+
+    base: str | None = None
+    quote: str | None = None
     pip_size: float | None = None
-    contract_size: float = 100_000.0
-    lot_step: float = 0.01
-    min_lot: float = 0.01
-    max_lot: float = 100.0
+    digits: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    contract_size: float | None = None
+    lot_step: float | None = None
+    min_lot: float | None = None
+    max_lot: float | None = None
+    margin_rate: float | None = None
+    swap_long: float | None = None
+    swap_short: float | None = None
+    swap_mode: Literal["points", "percent"] | None = None
+    triple_swap_weekday: (
+        Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None
+    ) = None
 
-    @field_validator("pip_size")
+    @field_validator("pip_size", "contract_size", "lot_step", "min_lot", "max_lot", "margin_rate")
     @classmethod
-    def _pip(cls, v: float | None) -> float | None:
-        return None if v is None else _positive("pip_size", v)
-
-    @field_validator("contract_size", "lot_step", "min_lot", "max_lot")
-    @classmethod
-    def _pos(cls, v: float) -> float:
-        return _positive("value", v)
+    def _pos(cls, v: float | None) -> float | None:
+        return None if v is None else _positive("value", v)
 
     @model_validator(mode="after")
     def _lots(self) -> SymbolSpecSettings:
-        if self.max_lot < self.min_lot:
+        if self.min_lot is not None and self.max_lot is not None and self.max_lot < self.min_lot:
             raise ValueError("max_lot must be >= min_lot")
         return self
 
@@ -100,7 +109,7 @@ class EngineSettings(_Strict):
     fixed_lots: float = 1.0
     symbol_spec: SymbolSpecSettings = Field(default_factory=SymbolSpecSettings)
     costs: CostSettings = Field(default_factory=CostSettings)
-    quote_to_account_rate: float = 1.0
+    quote_to_account_rate: float | None = None
     seed: int = Field(default=42, ge=0, le=2**64 - 1)
     max_open_positions: int = Field(default=1, ge=1, le=2**32 - 1)
     allow_same_bar_reentry: bool = False
@@ -113,10 +122,22 @@ class EngineSettings(_Strict):
     start_time_us: int | None = None
     htf_anchor: Literal["utc", "new_york_1700"] = "utc"
 
-    @field_validator("initial_balance", "risk_per_trade", "fixed_lots", "quote_to_account_rate")
+    @field_validator("initial_balance", "risk_per_trade", "fixed_lots")
     @classmethod
     def _pos(cls, v: float) -> float:
         return _positive("value", v)
+
+    @field_validator("quote_to_account_rate")
+    @classmethod
+    def _rate(cls, v: float | None) -> float | None:
+        return None if v is None else _positive("value", v)
+
+    @field_validator("account_currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        if not (0 < len(v) <= 12 and all(c.isascii() and (c.isupper() or c.isdigit()) for c in v)):
+            raise ValueError(f"'{v}' is not an upper-case currency code such as USD")
+        return v
 
     @field_validator("cooldown_minutes", "cooldown_minutes_trade")
     @classmethod

@@ -13,7 +13,7 @@ use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use numpy::PyArray1;
-use omega_core::engine::{run_backtest, EngineResult, TradeRecord};
+use omega_core::engine::{run_backtest_with_rates, EngineResult, TradeRecord};
 use omega_core::indicators::{IndicatorCache, MarketHost};
 use omega_core::plugin::{ForeignStrategy, PluginHandle};
 use omega_core::{StrategyConfig as CoreConfig, StrategyError, Timeframe};
@@ -145,22 +145,52 @@ pub(crate) fn run_strategy<T: Send>(
     outcome.map_err(|e| to_pyerr(py, &e, &[("strategy", strategy_name)]))
 }
 
+/// Conversion candles of a run, read with the GIL held: `(pair, batches)` in the caller's order.
+fn read_conversion(py: Python<'_>, conversion: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, ArrowCandles)>> {
+    let Some(d) = conversion else { return Ok(Vec::new()) };
+    d.iter()
+        .map(|(k, v)| {
+            let pair: String = k
+                .extract()
+                .map_err(|_| err(py, StrategyError::param("conversion", "keys must be pair names such as 'USDJPY'")))?;
+            Ok((pair, read_candles(py, &v)?))
+        })
+        .collect()
+}
+
 /// Run a whole backtest of the registered Rust strategy `strategy_name` (the seed's entry point).
 ///
 /// `config` is a `StrategyConfig`, JSON text or a dict; `candle_data` any Arrow exporter (or IPC
 /// bytes, a path, a dict of columns), or an `IndicatorCache` whose market and series are then
-/// shared with other runs. Raises the coded `omega.errors` classes.
+/// shared with other runs. `conversion` maps pair names (`"USDJPY"`) to candles of that pair, for
+/// instruments whose quote currency is not the account currency (docs/engine.md "Account
+/// currency"). Raises the coded `omega.errors` classes.
 #[pyfunction]
-#[pyo3(signature = (strategy_name, config, candle_data))]
+#[pyo3(signature = (strategy_name, config, candle_data, conversion=None))]
 fn run_backtest_rust(
     py: Python<'_>,
     strategy_name: &str,
     config: &Bound<'_, PyAny>,
     candle_data: &Bound<'_, PyAny>,
+    conversion: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<BacktestResult> {
     let started = Instant::now();
-    let result = run_strategy(py, strategy_name, config, candle_data, |strategy, cache, host, config| {
-        run_backtest(strategy, cache, host.market(), config)
+    let conversion = read_conversion(py, conversion)?;
+    let conversion_ref = &conversion;
+    let result = run_strategy(py, strategy_name, config, candle_data, move |strategy, cache, host, config| {
+        let tf = host.market().timeframe;
+        let rates = conversion_ref
+            .iter()
+            .map(|(pair, candles)| {
+                to_market(candles, pair, tf, config.engine.allow_crossed_quotes).map(|c| c.market).map_err(|e| {
+                    StrategyError::data(format!(
+                        "conversion candles '{pair}': {}",
+                        e.to_string().trim_start_matches("invalid market data: ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        run_backtest_with_rates(strategy, cache, host.market(), config, &rates)
     })?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     BacktestResult::new(py, result, elapsed_ms, strategy_name)

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StrategyError};
+use crate::instruments::{valid_code, SwapMode, Weekday};
 use crate::types::Timeframe;
 
 fn default_scenarios() -> Vec<u32> {
@@ -117,22 +118,26 @@ pub enum HtfAnchor {
     NewYork1700,
 }
 
-/// Contract and lot rules of the traded symbol.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Per-run overrides of the traded instrument's specification (docs/instruments.md). Every field
+/// left out comes from the built-in instrument table; a symbol that is not in the table needs at
+/// least `base`, `quote` and `pip_size`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SymbolSpec {
-    /// Pip size in price units; `None` = 0.01 for symbols containing "JPY", else 0.0001.
+    pub base: Option<String>,
+    pub quote: Option<String>,
+    /// Pip size in price units.
     pub pip_size: Option<f64>,
-    pub contract_size: f64,
-    pub lot_step: f64,
-    pub min_lot: f64,
-    pub max_lot: f64,
-}
-
-impl Default for SymbolSpec {
-    fn default() -> Self {
-        Self { pip_size: None, contract_size: 100_000.0, lot_step: 0.01, min_lot: 0.01, max_lot: 100.0 }
-    }
+    pub digits: Option<u32>,
+    pub contract_size: Option<f64>,
+    pub lot_step: Option<f64>,
+    pub min_lot: Option<f64>,
+    pub max_lot: Option<f64>,
+    pub margin_rate: Option<f64>,
+    pub swap_long: Option<f64>,
+    pub swap_short: Option<f64>,
+    pub swap_mode: Option<SwapMode>,
+    pub triple_swap_weekday: Option<Weekday>,
 }
 
 /// Explicit trading costs.
@@ -176,8 +181,9 @@ pub struct EngineConfig {
     pub fixed_lots: f64,
     pub symbol_spec: SymbolSpec,
     pub costs: CostConfig,
-    /// Constant quote → account currency rate (1.0 for EURUSD with a USD account).
-    pub quote_to_account_rate: f64,
+    /// Constant quote → account currency rate. Unset (default): derived from market data at each
+    /// fill (docs/engine.md "Account currency").
+    pub quote_to_account_rate: Option<f64>,
     /// Seed of the run's RNG (slippage).
     pub seed: u64,
     /// Maximum positions open at once for the symbol.
@@ -212,7 +218,7 @@ impl Default for EngineConfig {
             fixed_lots: 1.0,
             symbol_spec: SymbolSpec::default(),
             costs: CostConfig::default(),
-            quote_to_account_rate: 1.0,
+            quote_to_account_rate: None,
             seed: 42,
             max_open_positions: 1,
             allow_same_bar_reentry: false,
@@ -241,11 +247,6 @@ pub fn parse_hhmm(s: &str) -> Option<u32> {
 }
 
 impl EngineConfig {
-    /// Pip size for `symbol` (explicit, else 0.01 for JPY pairs, else 0.0001).
-    pub fn pip_size(&self, symbol: &str) -> f64 {
-        self.symbol_spec.pip_size.unwrap_or(if symbol.to_uppercase().contains("JPY") { 0.01 } else { 0.0001 })
-    }
-
     /// Session windows in minutes after midnight (validated).
     pub fn session_windows(&self) -> Result<Vec<(u32, u32)>> {
         self.sessions
@@ -276,16 +277,32 @@ impl EngineConfig {
         pos("initial_balance", self.initial_balance)?;
         pos("risk_per_trade", self.risk_per_trade)?;
         pos("fixed_lots", self.fixed_lots)?;
-        pos("quote_to_account_rate", self.quote_to_account_rate)?;
-        if let Some(p) = self.symbol_spec.pip_size {
-            pos("symbol_spec.pip_size", p)?;
+        if let Some(r) = self.quote_to_account_rate {
+            pos("quote_to_account_rate", r)?;
         }
-        pos("symbol_spec.contract_size", self.symbol_spec.contract_size)?;
-        pos("symbol_spec.lot_step", self.symbol_spec.lot_step)?;
-        pos("symbol_spec.min_lot", self.symbol_spec.min_lot)?;
-        pos("symbol_spec.max_lot", self.symbol_spec.max_lot)?;
-        if self.symbol_spec.max_lot < self.symbol_spec.min_lot {
-            return Err(StrategyError::param("engine.symbol_spec.max_lot", "must be >= min_lot"));
+        if !valid_code(&self.account_currency) {
+            return Err(StrategyError::param(
+                "engine.account_currency",
+                format!("'{}' is not an upper-case currency code such as USD", self.account_currency),
+            ));
+        }
+        let spec = &self.symbol_spec;
+        for (name, v) in [
+            ("pip_size", spec.pip_size),
+            ("contract_size", spec.contract_size),
+            ("lot_step", spec.lot_step),
+            ("min_lot", spec.min_lot),
+            ("max_lot", spec.max_lot),
+            ("margin_rate", spec.margin_rate),
+        ] {
+            if let Some(v) = v {
+                pos(&format!("symbol_spec.{name}"), v)?;
+            }
+        }
+        if let (Some(lo), Some(hi)) = (spec.min_lot, spec.max_lot) {
+            if hi < lo {
+                return Err(StrategyError::param("engine.symbol_spec.max_lot", "must be >= min_lot"));
+            }
         }
         nonneg("costs.commission_per_lot", self.costs.commission_per_lot)?;
         nonneg("costs.commission_per_million", self.costs.commission_per_million)?;
@@ -310,8 +327,7 @@ mod tests {
     fn defaults_and_unknown_keys() {
         let c = StrategyConfig::from_json(r#"{"symbol":"EURUSD","timeframe":"M1"}"#).unwrap();
         assert_eq!(c.enabled_scenarios, vec![1, 2, 3, 4, 5, 6]);
-        assert_eq!(c.engine.pip_size("EURUSD"), 0.0001);
-        assert_eq!(c.engine.pip_size("USDJPY"), 0.01);
+        assert_eq!(c.engine.quote_to_account_rate, None);
         let e = StrategyConfig::from_json(r#"{"symbol":"EURUSD","timeframe":"M1","bogus":1}"#).unwrap_err();
         assert_eq!(e.code(), "E4002");
         assert!(e.to_string().contains("bogus"));

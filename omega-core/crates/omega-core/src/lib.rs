@@ -8,6 +8,7 @@
 //! - [`config`]: `StrategyConfig` (serde) with the engine section
 //! - [`error`]: `StrategyError` with stable codes E4001–E4009
 //! - [`indicators`]: `IndicatorKey`, the host-side `MarketHost` store and the `IndicatorCache` façade
+//! - [`instruments`]: the built-in instrument table, symbol resolution and the lot grid
 //! - [`market`]: validated bar columns, higher-timeframe resampling, session clocks
 //! - [`engine`]: the bar loop, fills, costs, sizing, portfolio, metrics
 //! - [`plugin`]: the versioned C ABI between the core wheel and strategy wheels, and
@@ -20,6 +21,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod indicators;
+pub mod instruments;
 pub mod market;
 #[allow(unsafe_code)]
 pub mod plugin;

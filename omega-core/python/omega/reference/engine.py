@@ -24,7 +24,11 @@ from omega.errors import (
     OmegaError,
     StrategyPanicError,
 )
+from omega.instruments import FIELDS as INSTRUMENT_FIELDS
+from omega.instruments import SWAP_MODES, WEEKDAYS, Instrument
+from omega.instruments import resolve as resolve_instrument
 from omega.reference.cache import IndicatorCache, MarketHost
+from omega.reference.conversion import Conversion, Rate
 from omega.reference.market import Market
 from omega.reference.metrics import compute_metrics, ieee_div
 from omega.reference.rng import SplitMix64
@@ -45,7 +49,7 @@ from omega.reference.types import (
     TradeSignal,
 )
 
-__all__ = ["DEFAULT_ENGINE", "parse_config", "pip_size", "run_backtest", "run_reference_backtest", "strategy_name"]
+__all__ = ["DEFAULT_ENGINE", "parse_config", "run_backtest", "run_reference_backtest", "strategy_name"]
 
 _MINUTE_US = 60_000_000
 _U32 = 2**32
@@ -63,7 +67,7 @@ DEFAULT_ENGINE: dict[str, Any] = {
     "sizing": "risk",
     "risk_per_trade": 100.0,
     "fixed_lots": 1.0,
-    "symbol_spec": {"pip_size": None, "contract_size": 100_000.0, "lot_step": 0.01, "min_lot": 0.01, "max_lot": 100.0},
+    "symbol_spec": {field: None for field in INSTRUMENT_FIELDS if field != "symbol"},
     "costs": {
         "commission_per_lot": 0.0,
         "commission_per_million": 0.0,
@@ -71,7 +75,7 @@ DEFAULT_ENGINE: dict[str, Any] = {
         "slippage_random_pips": 0.0,
         "pip_buffer_factor": 0.0,
     },
-    "quote_to_account_rate": 1.0,
+    "quote_to_account_rate": None,
     "seed": 42,
     "max_open_positions": 1,
     "allow_same_bar_reentry": False,
@@ -84,6 +88,17 @@ DEFAULT_ENGINE: dict[str, Any] = {
     "start_time_us": None,
     "htf_anchor": "utc",
 }
+
+_SPEC_NUMBERS = (
+    "pip_size",
+    "contract_size",
+    "lot_step",
+    "min_lot",
+    "max_lot",
+    "margin_rate",
+    "swap_long",
+    "swap_short",
+)
 
 _TOP_KEYS = ("symbol", "timeframe", "enabled_scenarios", "direction_filter", "params", "engine")
 
@@ -140,8 +155,10 @@ def _parse_engine(given: Any) -> dict[str, Any]:
     spec = _section("engine.symbol_spec", e["symbol_spec"], DEFAULT_ENGINE["symbol_spec"])
     costs = _section("engine.costs", e["costs"], DEFAULT_ENGINE["costs"])
     # Types first (as serde does while parsing) …
-    for key in ("initial_balance", "risk_per_trade", "fixed_lots", "quote_to_account_rate"):
+    for key in ("initial_balance", "risk_per_trade", "fixed_lots"):
         e[key] = _number(f"engine.{key}", e[key])
+    if e["quote_to_account_rate"] is not None:
+        e["quote_to_account_rate"] = _number("engine.quote_to_account_rate", e["quote_to_account_rate"])
     for key in ("cooldown_minutes", "cooldown_minutes_trade"):
         e[key] = _number(f"engine.{key}", e[key])
     e["account_currency"] = _text("engine.account_currency", e["account_currency"])
@@ -162,21 +179,32 @@ def _parse_engine(given: Any) -> dict[str, Any]:
     ):
         raise _bad_key("engine.sessions", f'expected a list of ["HH:MM", "HH:MM"] pairs, got {sessions!r}')
     e["sessions"] = [[str(a), str(b)] for a, b in sessions]
-    if spec["pip_size"] is not None:
-        spec["pip_size"] = _number("engine.symbol_spec.pip_size", spec["pip_size"])
-    for key in ("contract_size", "lot_step", "min_lot", "max_lot"):
-        spec[key] = _number(f"engine.symbol_spec.{key}", spec[key])
+    for key in _SPEC_NUMBERS:
+        if spec[key] is not None:
+            spec[key] = _number(f"engine.symbol_spec.{key}", spec[key])
+    for key in ("base", "quote"):
+        if spec[key] is not None:
+            spec[key] = _text(f"engine.symbol_spec.{key}", spec[key])
+    if spec["digits"] is not None:
+        spec["digits"] = _integer("engine.symbol_spec.digits", spec["digits"], 0, _U32)
+    for key, allowed in (("swap_mode", SWAP_MODES), ("triple_swap_weekday", WEEKDAYS)):
+        if spec[key] is not None and spec[key] not in allowed:
+            raise _bad_key(f"engine.symbol_spec.{key}", f"expected one of {', '.join(allowed)}, got {spec[key]!r}")
     for key in DEFAULT_ENGINE["costs"]:
         costs[key] = _number(f"engine.costs.{key}", costs[key])
     e["symbol_spec"], e["costs"] = spec, costs
     # … then ranges, in the order of the Rust `EngineConfig::validate`.
-    for key in ("initial_balance", "risk_per_trade", "fixed_lots", "quote_to_account_rate"):
+    for key in ("initial_balance", "risk_per_trade", "fixed_lots"):
         _positive(f"engine.{key}", e[key])
-    if spec["pip_size"] is not None:
-        _positive("engine.symbol_spec.pip_size", spec["pip_size"])
-    for key in ("contract_size", "lot_step", "min_lot", "max_lot"):
-        _positive(f"engine.symbol_spec.{key}", spec[key])
-    if spec["max_lot"] < spec["min_lot"]:
+    if e["quote_to_account_rate"] is not None:
+        _positive("engine.quote_to_account_rate", e["quote_to_account_rate"])
+    account = e["account_currency"]
+    if not (0 < len(account) <= 12 and all(c.isascii() and (c.isupper() or c.isdigit()) for c in account)):
+        raise _bad_key("engine.account_currency", f"'{account}' is not an upper-case currency code such as USD")
+    for key in ("pip_size", "contract_size", "lot_step", "min_lot", "max_lot", "margin_rate"):
+        if spec[key] is not None:
+            _positive(f"engine.symbol_spec.{key}", spec[key])
+    if spec["min_lot"] is not None and spec["max_lot"] is not None and spec["max_lot"] < spec["min_lot"]:
         raise _bad_key("engine.symbol_spec.max_lot", "must be >= min_lot")
     for key in DEFAULT_ENGINE["costs"]:
         _nonnegative(f"engine.costs.{key}", costs[key])
@@ -233,14 +261,6 @@ def parse_config(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def pip_size(engine: Mapping[str, Any], symbol: str) -> float:
-    """``symbol_spec.pip_size``, else 0.01 for symbols containing "JPY", else 0.0001."""
-    explicit = engine["symbol_spec"]["pip_size"]
-    if explicit is not None:
-        return float(explicit)
-    return 0.01 if "JPY" in symbol.upper() else 0.0001
-
-
 # --- strategy calls --------------------------------------------------------------------------------
 
 _T = TypeVar("_T")
@@ -289,18 +309,25 @@ class _Held:
     lots: float
     entry_commission: float
     entry_slippage_pips: float
+    entry_debit_rate: float
     scenario: int | None
     reason: str
     tags: tuple[str, ...]
 
 
 def run_backtest(
-    strategy: Strategy, cache: IndicatorCache, market: Market, config: Mapping[str, Any]
+    strategy: Strategy,
+    cache: IndicatorCache,
+    market: Market,
+    config: Mapping[str, Any],
+    rates: Mapping[str, Market] | None = None,
 ) -> ReferenceBacktestResult:
     """Run an initialised and prepared ``strategy`` over ``market`` (docs/engine.md).
 
-    Errors: E4002 for a bad config or a config timeframe that is not the market's, E4004 for an
-    empty market, E4006 for a non-finite or malformed signal/action, E4008 if strategy code raises.
+    ``rates`` maps pair names to conversion bars (docs/engine.md "Account currency"). Errors: E4002
+    for a bad config, an unknown instrument without a spec or a config timeframe that is not the
+    market's, E4004 for an empty market or a missing conversion pair, E4006 for a non-finite or
+    malformed signal/action, E4008 if strategy code raises.
     """
     started = time.perf_counter()
     cfg = parse_config(config)
@@ -314,12 +341,13 @@ def run_backtest(
         raise InsufficientDataError("no bars (empty data)")
 
     symbol: str = cfg["symbol"]
+    instrument = resolve_instrument(symbol, eng["symbol_spec"])
+    fx = Conversion.resolve(eng, instrument, market, rates or {})
     tf = market.timeframe
     tf_us = _TF_MINUTES[tf] * _MINUTE_US
-    pip = pip_size(eng, symbol)
-    spec, costs = eng["symbol_spec"], eng["costs"]
-    cs: float = spec["contract_size"]
-    fx: float = eng["quote_to_account_rate"]
+    pip = instrument.pip_size
+    costs = eng["costs"]
+    cs: float = instrument.contract_size
     per_lot: float = costs["commission_per_lot"]
     per_million: float = costs["commission_per_million"]
     slip_fixed: float = costs["slippage_fixed_pips"]
@@ -337,8 +365,8 @@ def run_backtest(
     def close_time(i: int) -> int:
         return ts[i] + tf_us
 
-    def commission(price: float, lots: float) -> float:
-        return per_lot * lots + per_million * (price * cs * lots * fx) / 1e6
+    def commission(price: float, lots: float, debit_rate: float) -> float:
+        return per_lot * lots + per_million * (price * cs * lots * debit_rate) / 1e6
 
     def draw_slip(gen: SplitMix64) -> float:
         return slip_fixed + gen.next_f64() * slip_random
@@ -346,8 +374,8 @@ def run_backtest(
     def exit_side_close(p: _Held, i: int) -> float:
         return bc[i] if p.direction == "long" else ac[i]
 
-    def unrealised(p: _Held, mark: float) -> float:
-        return (mark - p.entry_price) * p.sign * cs * p.lots * fx
+    def unrealised(p: _Held, mark: float, rate: Rate) -> float:
+        return rate.convert((mark - p.entry_price) * p.sign * cs * p.lots)
 
     def make_slice(i: int) -> DataSlice:
         t = ts[i]
@@ -368,11 +396,13 @@ def run_backtest(
     last_exit_bar: int | None = None
     signals = rejected = exposed = 0
 
-    def record(p: _Held, exit_price: float, j: int, reason: ExitReason, exit_c: float, exit_slip: float) -> TradeResult:
+    def record(
+        p: _Held, exit_price: float, j: int, reason: ExitReason, exit_c: float, exit_slip: float, rate: Rate
+    ) -> TradeResult:
         pnl_price = (exit_price - p.entry_price) * p.sign
-        pnl_gross = pnl_price * cs * p.lots * fx
+        pnl_gross = rate.convert(pnl_price * cs * p.lots)
         total_c = p.entry_commission + exit_c
-        risk_money = abs(p.entry_price - p.initial_stop_loss) * cs * p.lots * fx
+        risk_money = abs(p.entry_price - p.initial_stop_loss) * cs * p.lots * p.entry_debit_rate
         return TradeResult(
             id=p.id,
             symbol=symbol,
@@ -400,13 +430,13 @@ def run_backtest(
             tags=p.tags,
         )
 
-    def close(p: _Held, base_price: float, j: int, reason: ExitReason) -> None:
-        """Close ``p`` at ``base_price`` with adverse slippage (one draw) and book it."""
+    def close(p: _Held, base_price: float, j: int, reason: ExitReason, rate: Rate) -> None:
+        """Close ``p`` at ``base_price`` with adverse slippage (one draw) at ``rate`` and book it."""
         nonlocal balance, last_exit_bar
         slip = draw_slip(rng)
         exit_price = base_price - slip * pip if p.direction == "long" else base_price + slip * pip
-        exit_c = commission(exit_price, p.lots)
-        t = record(p, exit_price, j, reason, exit_c, slip)
+        exit_c = commission(exit_price, p.lots, rate.hi)
+        t = record(p, exit_price, j, reason, exit_c, slip, rate)
         balance = balance + t.pnl_gross - exit_c
         held.remove(p)
         trades.append(t)
@@ -420,23 +450,24 @@ def run_backtest(
             if p.direction == "long":
                 o, hi, lo = bo[i], bh[i], bl[i]
                 if lo <= p.stop_loss + buf:
-                    close(p, min(p.stop_loss, o), i, "stop_loss")
+                    close(p, min(p.stop_loss, o), i, "stop_loss", fx.at_open(i))
                     closed_now = True
                 elif p.take_profit is not None and hi >= p.take_profit - buf:
-                    close(p, max(p.take_profit, o), i, "take_profit")
+                    close(p, max(p.take_profit, o), i, "take_profit", fx.at_open(i))
                     closed_now = True
             else:
                 o, hi, lo = ao[i], ah[i], al[i]
                 if hi >= p.stop_loss - buf:
-                    close(p, max(p.stop_loss, o), i, "stop_loss")
+                    close(p, max(p.stop_loss, o), i, "stop_loss", fx.at_open(i))
                     closed_now = True
                 elif p.take_profit is not None and lo <= p.take_profit + buf:
-                    close(p, min(p.take_profit, o), i, "take_profit")
+                    close(p, min(p.take_profit, o), i, "take_profit", fx.at_open(i))
                     closed_now = True
 
         # 2. manage_position
         if held:
             bar = make_slice(i)
+            rate = fx.at_close(i)
             for p in list(held):
                 mark = exit_side_close(p, i)
                 view = Position(
@@ -449,7 +480,7 @@ def run_backtest(
                     take_profit=p.take_profit,
                     lot_size=p.lots,
                     pnl_pips=(mark - p.entry_price) * p.sign / pip,
-                    pnl_usd=unrealised(p, mark),
+                    pnl_usd=unrealised(p, mark, rate),
                     bars_held=i - p.entry_index,
                     entry_index=p.entry_index,
                 )
@@ -465,7 +496,7 @@ def run_backtest(
                         raise invalid(i, f"ModifyTakeProfit to {action.new_tp!r}")
                     p.take_profit = float(action.new_tp)
                 elif isinstance(action, Close):
-                    close(p, mark, i, "timeout" if action.reason == "timeout" else "strategy_close")
+                    close(p, mark, i, "timeout" if action.reason == "timeout" else "strategy_close", rate)
                     closed_now = True
                 else:
                     raise invalid(i, f"manage_position returned {action!r}, not a PositionAction")
@@ -515,17 +546,18 @@ def run_backtest(
                 entry, sl = float(signal.entry_price), float(signal.stop_loss)
                 is_long = signal.direction == "long"
                 executed = False
+                entry_rate = fx.at_close(i)
                 if (sl < entry) if is_long else (sl > entry):
                     trial = rng.copy()  # committed only if the signal is executed
                     slip = draw_slip(trial)
                     fill = entry + slip * pip if is_long else entry - slip * pip
-                    lots = _size(eng, pip, cs, fx, fill, sl)
+                    lots = _size(eng, instrument, entry_rate.hi, fill, sl)
                     executed = lots is not None
                 if not executed or lots is None:
                     rejected += 1
                 else:
                     rng = trial
-                    entry_c = commission(fill, lots)
+                    entry_c = commission(fill, lots, entry_rate.hi)
                     balance = balance - entry_c
                     held.append(
                         _Held(
@@ -541,6 +573,7 @@ def run_backtest(
                             lots=lots,
                             entry_commission=entry_c,
                             entry_slippage_pips=slip,
+                            entry_debit_rate=entry_rate.hi,
                             scenario=signal.scenario,
                             reason=str(signal.reason),
                             tags=tuple(signal.tags),
@@ -551,9 +584,10 @@ def run_backtest(
         # 5. equity point
         if held:
             exposed += 1
+            rate = fx.at_close(i)
             open_pnl = 0.0
             for p in held:
-                open_pnl += unrealised(p, exit_side_close(p, i))
+                open_pnl += unrealised(p, exit_side_close(p, i), rate)
             equity.append(balance + open_pnl)
         else:
             equity.append(balance)
@@ -562,11 +596,13 @@ def run_backtest(
     open_positions: list[TradeResult] = []
     if eng["close_at_end"]:
         if held:
+            rate = fx.at_close(last)
             for p in list(held):
-                close(p, exit_side_close(p, last), last, "end_of_data")
+                close(p, exit_side_close(p, last), last, "end_of_data", rate)
             equity[last] = balance
     else:
-        open_positions = [record(p, exit_side_close(p, last), last, "open", 0.0, 0.0) for p in held]
+        rate = fx.at_close(last)
+        open_positions = [record(p, exit_side_close(p, last), last, "open", 0.0, 0.0, rate) for p in held]
 
     metrics = compute_metrics(
         trades,
@@ -589,21 +625,19 @@ def run_backtest(
     )
 
 
-def _size(eng: Mapping[str, Any], pip: float, cs: float, fx: float, fill: float, sl: float) -> float | None:
+def _size(eng: Mapping[str, Any], instrument: Instrument, debit_rate: float, fill: float, sl: float) -> float | None:
     """Lots for an entry at ``fill`` with stop ``sl`` (docs/engine.md "Sizing"); None = rejected."""
-    spec = eng["symbol_spec"]
+    grid = instrument.lot_grid()
     if eng["sizing"] == "fixed":
-        lots: float = eng["fixed_lots"]
+        steps = grid.steps_in(eng["fixed_lots"])
     else:
+        pip = instrument.pip_size
         stop_pips = abs(fill - sl) / pip
-        pip_value = pip * cs * fx
+        pip_value = pip * instrument.contract_size * debit_rate
         raw = ieee_div(eng["risk_per_trade"], stop_pips * pip_value)
-        scaled = raw / spec["lot_step"] + 1e-9
-        steps = float(math.floor(scaled)) if math.isfinite(scaled) else scaled
-        lots = steps * spec["lot_step"]
-    if lots > spec["max_lot"]:
-        lots = spec["max_lot"]
-    return lots if lots >= spec["min_lot"] else None
+        steps = grid.steps_in(raw)
+    clamped = grid.clamp(steps)
+    return None if clamped is None else grid.lots(clamped)
 
 
 def run_with_strategy(
@@ -635,11 +669,30 @@ def run_with_strategy(
 
 
 def run_reference_backtest(
-    strategy_cls: type[Strategy], config: Mapping[str, Any], candles: Any
+    strategy_cls: type[Strategy], config: Mapping[str, Any], candles: Any, conversion: Mapping[str, Any] | None = None
 ) -> ReferenceBacktestResult:
     """Validate ``config`` and ``candles``, build the strategy, run it, and release it.
 
     ``candles`` is anything ``Market.from_arrow`` accepts (pyarrow Table/RecordBatch, IPC bytes,
-    an Arrow C stream exporter, a dict of columns).
+    an Arrow C stream exporter, a dict of columns); ``conversion`` maps pair names (``"USDJPY"``)
+    to candles of that pair in the same forms (docs/engine.md "Account currency").
     """
-    return run_with_strategy(strategy_cls, config, candles, run_backtest)
+
+    def job(strategy: Strategy, cache: IndicatorCache, market: Market, cfg: dict[str, Any]) -> ReferenceBacktestResult:
+        rates = {
+            pair: _conversion_market(pair, c, market.timeframe, cfg["engine"]["allow_crossed_quotes"])
+            for pair, c in (conversion or {}).items()
+        }
+        return run_backtest(strategy, cache, market, cfg, rates)
+
+    return run_with_strategy(strategy_cls, config, candles, job)
+
+
+def _conversion_market(pair: Any, candles: Any, timeframe: str, allow_crossed_quotes: bool) -> Market:
+    """Validated conversion bars of ``pair`` (E4004 naming the pair)."""
+    if not isinstance(pair, str):
+        raise InvalidConfigError("invalid parameter 'conversion': keys must be pair names such as 'USDJPY'")
+    try:
+        return Market.from_arrow(candles, pair, timeframe, allow_crossed_quotes=allow_crossed_quotes)
+    except InsufficientDataError as e:
+        raise InsufficientDataError(f"conversion candles '{pair}': {e}", {**e.context, "pair": pair}) from e

@@ -2,6 +2,7 @@
 //! "RNG"). Pure functions of the config; the engine owns the RNG and decides when to draw.
 
 use crate::config::EngineConfig;
+use crate::instruments::Instrument;
 use crate::types::Direction;
 
 /// Cost parameters of one run, resolved once from the config.
@@ -13,32 +14,29 @@ pub struct Costs {
     pub slippage_random_pips: f64,
     /// Contract size (units per lot).
     pub contract_size: f64,
-    /// Quote → account currency rate.
-    pub fx: f64,
     /// Pip size in price units.
     pub pip: f64,
 }
 
 impl Costs {
-    /// Resolve from the engine config for a symbol whose pip size is `pip`.
-    pub fn from_config(engine: &EngineConfig, pip: f64) -> Self {
+    /// Resolve from the engine config for `instrument`.
+    pub fn from_config(engine: &EngineConfig, instrument: &Instrument) -> Self {
         Costs {
             commission_per_lot: engine.costs.commission_per_lot,
             commission_per_million: engine.costs.commission_per_million,
             slippage_fixed_pips: engine.costs.slippage_fixed_pips,
             slippage_random_pips: engine.costs.slippage_random_pips,
-            contract_size: engine.symbol_spec.contract_size,
-            fx: engine.quote_to_account_rate,
-            pip,
+            contract_size: instrument.contract_size,
+            pip: instrument.pip_size,
         }
     }
 
-    /// Commission of one side in account currency:
-    /// `per_lot * lots + per_million * (price * cs * lots * fx) / 1e6`.
+    /// Commission of one side in account currency, with `debit_rate` the quote → account rate
+    /// for debits at the fill: `per_lot * lots + per_million * (price * cs * lots * debit_rate) / 1e6`.
     #[inline]
-    pub fn commission(&self, price: f64, lots: f64) -> f64 {
+    pub fn commission(&self, price: f64, lots: f64, debit_rate: f64) -> f64 {
         self.commission_per_lot * lots
-            + self.commission_per_million * (price * self.contract_size * lots * self.fx) / 1e6
+            + self.commission_per_million * (price * self.contract_size * lots * debit_rate) / 1e6
     }
 
     /// Slippage in pips for a uniform draw `u` in [0, 1): `fixed + u * random`.
@@ -75,10 +73,15 @@ mod tests {
         let mut e = EngineConfig::default();
         e.costs.commission_per_lot = 3.5;
         e.costs.commission_per_million = 20.0;
-        let c = Costs::from_config(&e, 0.0001);
+        let eurusd = crate::instruments::resolve("EURUSD", &Default::default()).unwrap();
+        let c = Costs::from_config(&e, &eurusd);
         // 3.5 * 2 + 20 * (1.1 * 100000 * 2 * 1) / 1e6 = 7 + 4.4
-        assert_eq!(c.commission(1.1, 2.0), 3.5 * 2.0 + 20.0 * (1.1 * 100_000.0 * 2.0 * 1.0) / 1e6);
-        assert!((c.commission(1.1, 2.0) - 11.4).abs() < 1e-12);
+        assert_eq!(c.commission(1.1, 2.0, 1.0), 3.5 * 2.0 + 20.0 * (1.1 * 100_000.0 * 2.0 * 1.0) / 1e6);
+        assert!((c.commission(1.1, 2.0, 1.0) - 11.4).abs() < 1e-12);
+        // USDJPY in a USD account at 150.00/150.02: the notional 2 lots * 100000 * 150.01 JPY is
+        // converted at the debit side 1/150.00: 30,002,000 / 150 = 200,013.33 USD → 4.00027 USD.
+        let c = Costs { commission_per_lot: 0.0, ..c };
+        assert!((c.commission(150.01, 2.0, 1.0 / 150.0) - 4.000_266_666).abs() < 1e-6);
     }
 
     #[test]

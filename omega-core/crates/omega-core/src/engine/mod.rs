@@ -4,6 +4,7 @@
 //! trade opens or closes. The Python reference `omega.reference.engine` implements the same text
 //! with the same operation order, so both produce bit-identical results.
 
+pub mod conversion;
 pub mod costs;
 pub mod exits;
 pub mod gates;
@@ -19,6 +20,7 @@ mod tests;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub use conversion::{Conversion, Rate};
 pub use result::{EngineResult, ExitReason, TradeRecord};
 pub use rng::SplitMix64;
 pub use scan::{scan_signals, ScanRow};
@@ -26,6 +28,7 @@ pub use scan::{scan_signals, ScanRow};
 use crate::config::StrategyConfig;
 use crate::error::{Result, StrategyError};
 use crate::indicators::IndicatorCache;
+use crate::instruments::{self, Instrument};
 use crate::market::MarketData;
 use crate::strategy::RustStrategy;
 use crate::types::{CandleData, DataSlice, Direction, PositionAction};
@@ -49,8 +52,24 @@ pub fn run_backtest(
     market: &MarketData,
     config: &StrategyConfig,
 ) -> Result<EngineResult> {
+    run_backtest_with_rates(strategy, cache, market, config, &[])
+}
+
+/// [`run_backtest`] with conversion bars (`rates`, each named by its `symbol`, e.g. `USDJPY`) for
+/// instruments whose quote currency is neither the account currency nor convertible through the
+/// traded pair itself (docs/engine.md "Account currency"). E4002 for an unknown instrument without
+/// a spec, E4004 when a needed conversion pair is missing or unusable.
+pub fn run_backtest_with_rates(
+    strategy: &dyn RustStrategy,
+    cache: &IndicatorCache<'_>,
+    market: &MarketData,
+    config: &StrategyConfig,
+    rates: &[MarketData],
+) -> Result<EngineResult> {
     check_inputs(market, config)?;
-    match catch_unwind(AssertUnwindSafe(|| run_loop(strategy, cache, market, config))) {
+    let instrument = instruments::resolve(&config.symbol, &config.engine.symbol_spec)?;
+    let conversion = Conversion::resolve(&config.engine, &instrument, market, rates)?;
+    match catch_unwind(AssertUnwindSafe(|| run_loop(strategy, cache, market, config, &instrument, &conversion))) {
         Ok(r) => r,
         Err(payload) => Err(panic_error(strategy, payload)),
     }
@@ -162,15 +181,17 @@ fn run_loop(
     cache: &IndicatorCache<'_>,
     market: &MarketData,
     config: &StrategyConfig,
+    instrument: &Instrument,
+    fx: &Conversion<'_>,
 ) -> Result<EngineResult> {
     let engine = &config.engine;
     let symbol = config.symbol.as_str();
     let tf = market.timeframe;
     let tf_us = tf.duration_us();
     let n = market.len();
-    let pip = engine.pip_size(symbol);
-    let costs = Costs::from_config(engine, pip);
-    let sizer = Sizer::from_config(engine, pip);
+    let pip = instrument.pip_size;
+    let costs = Costs::from_config(engine, instrument);
+    let sizer = Sizer::from_config(engine, instrument);
     let gate = EntryGate::from_config(engine)?;
     let buf = engine.costs.pip_buffer_factor * pip;
     let cols = Columns::new(market, n);
@@ -196,7 +217,8 @@ fn run_loop(
                 match check_exit(d, p.stop_loss, p.take_profit, buf, cols.exit_candle(d, i)) {
                     Some((base, why)) => {
                         let slip_pips = costs.slip_pips(rng.next_f64());
-                        pf.close(k, exit_with_slippage(d, base, slip_pips * pip), slip_pips, i, t, why);
+                        let rate = fx.at_open(i)?;
+                        pf.close(k, exit_with_slippage(d, base, slip_pips * pip), slip_pips, i, t, why, rate);
                         closed_this_bar = true;
                     }
                     None => k += 1,
@@ -206,11 +228,12 @@ fn run_loop(
             // 2. manage_position for every still-open position.
             if !pf.open.is_empty() {
                 let slice = cols.slice(symbol, tf, i);
+                let rate = fx.at_close(i)?;
                 let mut k = 0;
                 while k < pf.open.len() {
                     let d = pf.open[k].view.direction;
                     let mark = cols.exit_close(d, i);
-                    let unreal = pf.open[k].unrealised(mark, &costs);
+                    let unreal = pf.open[k].unrealised(mark, &costs, rate);
                     let view = &mut pf.open[k].view;
                     view.bars_held = i - view.entry_index;
                     view.pnl_pips = (mark - view.entry_price) * d.sign() / pip;
@@ -238,7 +261,7 @@ fn run_loop(
                         PositionAction::Close { reason } => {
                             let why = if reason == "timeout" { ExitReason::Timeout } else { ExitReason::StrategyClose };
                             let slip_pips = costs.slip_pips(rng.next_f64());
-                            pf.close(k, exit_with_slippage(d, mark, slip_pips * pip), slip_pips, i, t, why);
+                            pf.close(k, exit_with_slippage(d, mark, slip_pips * pip), slip_pips, i, t, why, rate);
                             closed_this_bar = true;
                         }
                     }
@@ -290,29 +313,33 @@ fn run_loop(
                 // Sizing needs the filled price: draw on a copy, committed only if the signal executes,
                 // so a rejected signal leaves the RNG untouched.
                 let mut draw = rng;
+                let rate = fx.at_close(i)?;
                 let sized = if sl_ok {
                     let slip_pips = costs.slip_pips(draw.next_f64());
                     let fill = entry_with_slippage(s.direction, s.entry_price, slip_pips * pip);
-                    sizer.lots(fill, s.stop_loss).map(|lots| (slip_pips, fill, lots))
+                    sizer.lots(fill, s.stop_loss, rate.hi).map(|lots| (slip_pips, fill, lots))
                 } else {
                     None
                 };
                 match sized {
                     Some((slip_pips, fill, lots)) => {
                         rng = draw;
-                        pf.open(&Entry {
-                            direction: s.direction,
-                            fill,
-                            stop_loss: s.stop_loss,
-                            take_profit: s.take_profit,
-                            lots,
-                            slippage_pips: slip_pips,
-                            index: i,
-                            time_us: t,
-                            scenario: s.scenario,
-                            reason: s.reason,
-                            tags: s.tags,
-                        });
+                        pf.open(
+                            &Entry {
+                                direction: s.direction,
+                                fill,
+                                stop_loss: s.stop_loss,
+                                take_profit: s.take_profit,
+                                lots,
+                                slippage_pips: slip_pips,
+                                index: i,
+                                time_us: t,
+                                scenario: s.scenario,
+                                reason: s.reason,
+                                tags: s.tags,
+                            },
+                            rate,
+                        );
                     }
                     None => rejected += 1,
                 }
@@ -323,9 +350,10 @@ fn run_loop(
         let mut e = pf.balance;
         if !pf.open.is_empty() {
             exposed += 1;
+            let rate = fx.at_close(i)?;
             let mut unreal = 0.0;
             for p in &pf.open {
-                unreal += p.unrealised(cols.exit_close(p.view.direction, i), &costs);
+                unreal += p.unrealised(cols.exit_close(p.view.direction, i), &costs, rate);
             }
             e = pf.balance + unreal;
         }
@@ -338,17 +366,22 @@ fn run_loop(
     let mut open_positions = Vec::new();
     if engine.close_at_end {
         if !pf.open.is_empty() {
+            let rate = fx.at_close(last)?;
             while !pf.open.is_empty() {
                 let d = pf.open[0].view.direction;
                 let slip_pips = costs.slip_pips(rng.next_f64());
                 let price = exit_with_slippage(d, cols.exit_close(d, last), slip_pips * pip);
-                pf.close(0, price, slip_pips, last, t_last, ExitReason::EndOfData);
+                pf.close(0, price, slip_pips, last, t_last, ExitReason::EndOfData, rate);
             }
             equity[last] = pf.balance;
         }
     } else {
-        open_positions =
-            pf.open.iter().map(|p| pf.open_record(p, cols.exit_close(p.view.direction, last), last, t_last)).collect();
+        let rate = fx.at_close(last)?;
+        open_positions = pf
+            .open
+            .iter()
+            .map(|p| pf.open_record(p, cols.exit_close(p.view.direction, last), last, t_last, rate))
+            .collect();
     }
 
     let inputs = MetricInputs {

@@ -2,6 +2,7 @@
 //! Opening and closing follow docs/engine.md ("Closing a position") operation by operation. Only
 //! opening and closing allocate; marking and bookkeeping per bar do not.
 
+use crate::engine::conversion::Rate;
 use crate::engine::costs::Costs;
 use crate::engine::result::{ExitReason, TradeRecord};
 use crate::types::{Direction, Position};
@@ -15,6 +16,8 @@ pub struct OpenPosition {
     pub initial_stop_loss: f64,
     pub entry_commission: f64,
     pub entry_slippage_pips: f64,
+    /// Quote → account debit rate at the entry (prices the initial risk).
+    pub entry_debit_rate: f64,
     pub scenario: Option<u32>,
     pub reason: String,
     pub tags: Vec<String>,
@@ -22,14 +25,21 @@ pub struct OpenPosition {
 
 impl OpenPosition {
     /// Unrealised PnL in account currency at `mark` (no slippage, no commission):
-    /// `(mark − entry) * sign * cs * lots * fx`.
+    /// `(mark − entry) * sign * cs * lots` converted at `rate`.
     #[inline]
-    pub fn unrealised(&self, mark: f64, costs: &Costs) -> f64 {
-        (mark - self.view.entry_price)
-            * self.view.direction.sign()
+    pub fn unrealised(&self, mark: f64, costs: &Costs, rate: Rate) -> f64 {
+        rate.convert(
+            (mark - self.view.entry_price) * self.view.direction.sign() * costs.contract_size * self.view.lot_size,
+        )
+    }
+
+    /// The initial risk in account currency: `|entry − initial SL| * cs * lots * entry debit rate`.
+    #[inline]
+    fn risk_money(&self, costs: &Costs) -> f64 {
+        (self.view.entry_price - self.initial_stop_loss).abs()
             * costs.contract_size
             * self.view.lot_size
-            * costs.fx
+            * self.entry_debit_rate
     }
 }
 
@@ -75,9 +85,10 @@ impl Portfolio {
         }
     }
 
-    /// Open a position: deduct the entry commission at the fill price and append it.
-    pub fn open(&mut self, e: &Entry<'_>) {
-        let entry_commission = self.costs.commission(e.fill, e.lots);
+    /// Open a position at the rate `rate` of its fill: deduct the entry commission at the fill
+    /// price and append it.
+    pub fn open(&mut self, e: &Entry<'_>, rate: Rate) {
+        let entry_commission = self.costs.commission(e.fill, e.lots, rate.hi);
         self.balance -= entry_commission;
         let id = self.next_id;
         self.next_id += 1;
@@ -99,14 +110,16 @@ impl Portfolio {
             initial_stop_loss: e.stop_loss,
             entry_commission,
             entry_slippage_pips: e.slippage_pips,
+            entry_debit_rate: rate.hi,
             scenario: e.scenario,
             reason: e.reason.to_string(),
             tags: e.tags.to_vec(),
         });
     }
 
-    /// Close open position `k` at `exit_price` on bar `j` (open time `time_us`), book the PnL and
-    /// the exit commission, and record the trade.
+    /// Close open position `k` at `exit_price` on bar `j` (open time `time_us`) at the conversion
+    /// rate `rate` of the exit, book the PnL and the exit commission, and record the trade.
+    #[allow(clippy::too_many_arguments)]
     pub fn close(
         &mut self,
         k: usize,
@@ -115,18 +128,19 @@ impl Portfolio {
         j: usize,
         time_us: i64,
         why: ExitReason,
+        rate: Rate,
     ) {
         let p = self.open.remove(k);
         let c = self.costs;
         let lots = p.view.lot_size;
         let pnl_price = (exit_price - p.view.entry_price) * p.view.direction.sign();
         let pnl_pips = pnl_price / c.pip;
-        let pnl_gross = pnl_price * c.contract_size * lots * c.fx;
-        let exit_commission = c.commission(exit_price, lots);
+        let pnl_gross = rate.convert(pnl_price * c.contract_size * lots);
+        let exit_commission = c.commission(exit_price, lots, rate.hi);
         self.balance = self.balance + pnl_gross - exit_commission;
         let commission = p.entry_commission + exit_commission;
         let pnl = pnl_gross - commission;
-        let risk_money = (p.view.entry_price - p.initial_stop_loss).abs() * c.contract_size * lots * c.fx;
+        let risk_money = p.risk_money(&c);
         self.trades.push(TradeRecord {
             id: p.view.id,
             symbol: p.view.symbol,
@@ -156,14 +170,14 @@ impl Portfolio {
         self.last_exit_bar = Some(j);
     }
 
-    /// Record of a position left open at bar `j`, marked at `mark` without slippage or exit
-    /// commission (`close_at_end = false`).
-    pub fn open_record(&self, p: &OpenPosition, mark: f64, j: usize, time_us: i64) -> TradeRecord {
+    /// Record of a position left open at bar `j`, marked at `mark` and the conversion rate `rate`
+    /// without slippage or exit commission (`close_at_end = false`).
+    pub fn open_record(&self, p: &OpenPosition, mark: f64, j: usize, time_us: i64, rate: Rate) -> TradeRecord {
         let c = self.costs;
         let lots = p.view.lot_size;
         let pnl_price = (mark - p.view.entry_price) * p.view.direction.sign();
-        let pnl_gross = pnl_price * c.contract_size * lots * c.fx;
-        let risk_money = (p.view.entry_price - p.initial_stop_loss).abs() * c.contract_size * lots * c.fx;
+        let pnl_gross = rate.convert(pnl_price * c.contract_size * lots);
+        let risk_money = p.risk_money(&c);
         TradeRecord {
             id: p.view.id,
             symbol: p.view.symbol.clone(),

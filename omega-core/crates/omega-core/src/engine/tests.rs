@@ -266,20 +266,19 @@ fn worked_case_long_with_costs() {
     let s1 = 0.2 + U1 * 0.5;
     let fill = 1.1001 + s1 * 0.0001;
     assert_eq!(t.entry_price, fill);
-    // stop 10.5708 pips → 100 / 105.708 = 0.946 lots → 94 steps of 0.01.
-    assert_eq!(t.lots, 94.0 * 0.01);
+    // stop 10.5708 pips → 100 / 105.708 = 0.946 lots → 94 steps of 0.01 = exactly 0.94.
+    assert_eq!(t.lots, 0.94);
     let s2 = 0.2 + U2 * 0.5;
     assert_eq!(t.exit_price, 1.1021 - s2 * 0.0001);
     assert_eq!((t.exit_index, t.exit_reason), (1, ExitReason::TakeProfit));
     // Literal values (also asserted by the Python reference).
     assert_eq!(t.entry_price, 1.1001570782439387);
     assert_eq!(t.exit_price, 1.1020720044803562);
-    assert_eq!(t.lots, 0.9400000000000001);
     assert_eq!(t.pnl_pips, 19.149262364175357);
-    assert_eq!(t.pnl_gross, 180.00306622324837);
-    assert_eq!(t.commission, 5.640000000000001);
-    assert_eq!(t.pnl, 174.36306622324838);
-    assert_eq!(t.r_multiple, 1.8115274317654928);
+    assert_eq!(t.pnl_gross, 180.00306622324834);
+    assert_eq!(t.commission, 5.64);
+    assert_eq!(t.pnl, 174.36306622324835);
+    assert_eq!(t.r_multiple, 1.8115274317654926);
     assert_eq!(t.slippage_pips, 0.8507376358243717);
     assert_eq!(r.equity_curve[1], 100174.36306622323);
     assert_eq!(r.metrics["final_equity"], 100174.36306622323);
@@ -695,4 +694,113 @@ fn rejected_signals_do_not_draw_from_the_rng() {
     assert_eq!((t.entry_index, r.metrics["signals_rejected"]), (1, 1.0));
     assert_eq!(t.entry_price, 1.1000 + (0.0 + U1 * 1.0) * 0.0001);
     assert_eq!(t.exit_price, 1.1000 - (0.0 + U2 * 1.0) * 0.0001);
+}
+
+// --- Account currency (docs/engine.md "Account currency"): hand-computed cases --------------------
+
+/// M1 bars of `symbol` from bid (open, high, low, close) rows, ask = bid + `spread`.
+fn market_of(symbol: &str, spread: f64, bid: &[(f64, f64, f64, f64)]) -> MarketData {
+    let n = bid.len();
+    let col = |f: fn(&(f64, f64, f64, f64)) -> f64, add: f64| bid.iter().map(|b| f(b) + add).collect::<Vec<f64>>();
+    MarketData::from_vecs(
+        symbol,
+        Timeframe::M1,
+        (0..n as i64).map(|k| T0 + k * MIN).collect(),
+        [
+            col(|b| b.0, 0.0),
+            col(|b| b.1, 0.0),
+            col(|b| b.2, 0.0),
+            col(|b| b.3, 0.0),
+            vec![1.0; n],
+            col(|b| b.0, spread),
+            col(|b| b.1, spread),
+            col(|b| b.2, spread),
+            col(|b| b.3, spread),
+            vec![1.0; n],
+        ],
+        false,
+    )
+    .unwrap()
+}
+
+fn run_with(s: &Script, m: &MarketData, c: &StrategyConfig, rates: &[MarketData]) -> Result<EngineResult> {
+    let host = MarketHost::new(m.clone(), HtfAnchor::Utc);
+    let cache = IndicatorCache::new(&host)?;
+    run_backtest_with_rates(s, &cache, m, c, rates)
+}
+
+fn close_rel(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+#[test]
+fn usdjpy_in_usd_converts_through_its_own_quotes() {
+    // Long 1 lot at the ask close of bar 0 (150.02), TP 150.42 hit in bar 1 (bid high 150.60):
+    // +0.40 JPY × 100,000 = 40,000 JPY, a credit converted at the rate of the exit bar's open =
+    // bar 0's close: 1 / ask 150.02 → 266.6311 USD. The equity of bar 0 marks at bid 150.00:
+    // −0.02 × 100,000 = −2,000 JPY, a debit at 1 / bid 150.00 = −13.3333 USD.
+    let mut c = StrategyConfig::new("USDJPY", "M1");
+    c.engine.sizing = SizingMode::Fixed;
+    let m = market_of("USDJPY", 0.02, &[(150.00, 150.05, 149.95, 150.00), (150.00, 150.60, 149.98, 150.50)]);
+    let s = Script::new(once(0, long(150.02, 149.82, Some(150.42))));
+    let r = run_with(&s, &m, &c, &[]).unwrap();
+    let t = &r.trades[0];
+    assert_eq!(t.exit_reason, ExitReason::TakeProfit);
+    assert!(close_rel(t.pnl_gross, 40_000.0 / 150.02), "{}", t.pnl_gross);
+    assert!(close_rel(t.pnl_pips, 40.0));
+    assert!(close_rel(r.equity_curve[0], 100_000.0 - 2_000.0 / 150.00), "{}", r.equity_curve[0]);
+    assert!(close_rel(r.metrics["final_equity"], 100_000.0 + 40_000.0 / 150.02));
+    // Risk in account currency: 20 pips × 1000 JPY at the entry's debit rate 1 / 150.00.
+    assert!(close_rel(t.r_multiple, (40_000.0 / 150.02) / (20_000.0 / 150.00)), "{}", t.r_multiple);
+    // Before the fix this run reported 40,000 "USD".
+    assert!(t.pnl_gross < 300.0);
+}
+
+#[test]
+fn eurgbp_in_usd_needs_gbpusd_and_converts_a_loss_at_the_debit_side() {
+    // Short 1 lot at the bid close of bar 0 (0.8500), SL 0.8520 hit in bar 1 (ask high 0.8531, ask
+    // open 0.8503): loss 0.0020 × 100,000 = −200 GBP, converted at GBPUSD's ask close of bar 0
+    // (the debit side at the exit bar's open): 1.2502 → −250.04 USD.
+    let mut c = StrategyConfig::new("EURGBP", "M1");
+    c.engine.sizing = SizingMode::Fixed;
+    let m = market_of("EURGBP", 0.0001, &[(0.8500, 0.8505, 0.8495, 0.8500), (0.8502, 0.8530, 0.8500, 0.8525)]);
+    let gbpusd = market_of("GBPUSD", 0.0002, &[(1.2500, 1.2505, 1.2495, 1.2500), (1.2500, 1.2610, 1.2490, 1.2600)]);
+    let s = Script::new(once(0, short(0.8500, 0.8520, None)));
+    let e = run_with(&s, &m, &c, &[]).unwrap_err();
+    assert_eq!(e.code(), "E4004");
+    assert!(e.to_string().contains("GBPUSD or USDGBP"), "{e}");
+    let r = run_with(&s, &m, &c, std::slice::from_ref(&gbpusd)).unwrap();
+    let t = &r.trades[0];
+    assert_eq!((t.exit_reason, t.exit_price), (ExitReason::StopLoss, 0.8520));
+    assert!(close_rel(t.pnl_gross, -200.0 * 1.2502), "{}", t.pnl_gross);
+    assert!(close_rel(r.metrics["final_equity"], 100_000.0 - 250.04));
+}
+
+#[test]
+fn eurusd_in_eur_converts_a_gain_at_the_credit_side() {
+    // EUR account, long EURUSD 1 lot at the ask close of bar 0 (1.1002), closed by the strategy at
+    // the bid close of bar 1 (1.1050): +0.0048 × 100,000 = +480 USD, converted at the close of bar 1
+    // through EURUSD itself: 1 / ask 1.1052 → 434.3105 EUR.
+    let mut c = StrategyConfig::new("EURUSD", "M1");
+    c.engine.sizing = SizingMode::Fixed;
+    c.engine.account_currency = "EUR".into();
+    let m = market_of("EURUSD", 0.0002, &[(1.1000, 1.1005, 1.0995, 1.1000), (1.1000, 1.1055, 1.0999, 1.1050)]);
+    let close: ActionFn = Box::new(|_, _| PositionAction::Close { reason: "done".into() });
+    let s = Script::with_actions(once(0, long(1.1002, 1.0950, None)), close);
+    let r = run_with(&s, &m, &c, &[]).unwrap();
+    let t = &r.trades[0];
+    assert_eq!(t.exit_reason, ExitReason::StrategyClose);
+    assert!(close_rel(t.pnl_gross, 480.0 / 1.1052), "{}", t.pnl_gross);
+    // manage_position saw the same unrealised PnL in account currency.
+    let managed = s.managed.lock().unwrap();
+    assert!(close_rel(managed[0].1.pnl_usd, 480.0 / 1.1052));
+}
+
+#[test]
+fn unknown_symbol_without_spec_is_e4002() {
+    let c = StrategyConfig::new("FOOBAR", "M1");
+    let m = market(&flat(2));
+    let e = run(&Script::new(Box::new(|_| None)), &m, &c).unwrap_err();
+    assert_eq!(e.code(), "E4002");
+    assert!(e.to_string().contains("unknown instrument 'FOOBAR'"), "{e}");
 }
