@@ -226,8 +226,10 @@ def _lot_limits(market: MarketSpec, conf: dict[str, Any]) -> None:
 
 
 def _multi(market: MarketSpec, conf: dict[str, Any]) -> None:
-    """Up to three positions, same-bar re-entry, positions left open at the end, a start time."""
+    """Up to three positions, same-bar re-entry, positions left open at the end, a start time,
+    fills at the next bar's open."""
     engine = conf["engine"]
+    engine["fill"] = "next_open"
     engine["max_open_positions"] = 3
     engine["allow_same_bar_reentry"] = True
     engine["close_at_end"] = False

@@ -105,6 +105,7 @@ class EngineSettings(_Strict):
     initial_balance: float = 100_000.0
     account_currency: str = "USD"
     sizing: Literal["risk", "fixed"] = "risk"
+    fill: Literal["signal_close", "next_open"] = "signal_close"
     risk_per_trade: float = 100.0
     fixed_lots: float = 1.0
     symbol_spec: SymbolSpecSettings = Field(default_factory=SymbolSpecSettings)

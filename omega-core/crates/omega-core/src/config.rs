@@ -105,6 +105,17 @@ pub enum SizingMode {
     Fixed,
 }
 
+/// When a signal is filled (docs/engine.md "Fill model").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FillModel {
+    /// At the signal's entry price, on the signal bar's close.
+    #[default]
+    SignalClose,
+    /// At the next bar's open on the entry side (ask for longs, bid for shorts).
+    NextOpen,
+}
+
 /// How higher-timeframe bins of H4 and D1 are anchored (shorter timeframes always use UTC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -175,6 +186,8 @@ pub struct EngineConfig {
     pub initial_balance: f64,
     pub account_currency: String,
     pub sizing: SizingMode,
+    /// When signals are filled: `signal_close` (default) or `next_open`.
+    pub fill: FillModel,
     /// Risk per trade in account currency (sizing = risk).
     pub risk_per_trade: f64,
     /// Lots per trade (sizing = fixed).
@@ -214,6 +227,7 @@ impl Default for EngineConfig {
             initial_balance: 100_000.0,
             account_currency: "USD".to_string(),
             sizing: SizingMode::Risk,
+            fill: FillModel::SignalClose,
             risk_per_trade: 100.0,
             fixed_lots: 1.0,
             symbol_spec: SymbolSpec::default(),

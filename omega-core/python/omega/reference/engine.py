@@ -65,6 +65,7 @@ DEFAULT_ENGINE: dict[str, Any] = {
     "initial_balance": 100_000.0,
     "account_currency": "USD",
     "sizing": "risk",
+    "fill": "signal_close",
     "risk_per_trade": 100.0,
     "fixed_lots": 1.0,
     "symbol_spec": {field: None for field in INSTRUMENT_FIELDS if field != "symbol"},
@@ -164,6 +165,8 @@ def _parse_engine(given: Any) -> dict[str, Any]:
     e["account_currency"] = _text("engine.account_currency", e["account_currency"])
     if e["sizing"] not in ("risk", "fixed"):
         raise _bad_key("engine.sizing", f"expected 'risk' or 'fixed', got {e['sizing']!r}")
+    if e["fill"] not in ("signal_close", "next_open"):
+        raise _bad_key("engine.fill", f"expected 'signal_close' or 'next_open', got {e['fill']!r}")
     if e["htf_anchor"] not in ("utc", "new_york_1700"):
         raise _bad_key("engine.htf_anchor", f"expected 'utc' or 'new_york_1700', got {e['htf_anchor']!r}")
     e["seed"] = _integer("engine.seed", e["seed"], 0, _U64)
@@ -442,8 +445,58 @@ def run_backtest(
         trades.append(t)
         last_exit_bar = j
 
+    next_open = eng["fill"] == "next_open"
+    pending: TradeSignal | None = None  # next_open: the previous bar's signal
+
+    def try_open(signal: TradeSignal, entry: float, i: int, rate: Rate) -> bool:
+        """Open ``signal`` at ``entry`` (before slippage) on bar ``i`` at ``rate``; False = rejected."""
+        nonlocal rng, balance, next_id
+        sl = float(signal.stop_loss)
+        is_long = signal.direction == "long"
+        if not ((sl < entry) if is_long else (sl > entry)):
+            return False
+        trial = rng.copy()  # committed only if the signal is executed
+        slip = draw_slip(trial)
+        fill = entry + slip * pip if is_long else entry - slip * pip
+        lots = _size(eng, instrument, rate.hi, fill, sl)
+        if lots is None:
+            return False
+        rng = trial
+        entry_c = commission(fill, lots, rate.hi)
+        balance = balance - entry_c
+        tp = signal.take_profit
+        held.append(
+            _Held(
+                id=next_id,
+                direction=signal.direction,
+                sign=1.0 if is_long else -1.0,
+                entry_price=fill,
+                entry_index=i,
+                entry_time_us=ts[i],
+                stop_loss=sl,
+                take_profit=None if tp is None else float(tp),
+                initial_stop_loss=sl,
+                lots=lots,
+                entry_commission=entry_c,
+                entry_slippage_pips=slip,
+                entry_debit_rate=rate.hi,
+                scenario=signal.scenario,
+                reason=str(signal.reason),
+                tags=tuple(signal.tags),
+            )
+        )
+        next_id += 1
+        return True
+
     for i in range(n):
         closed_now = False
+
+        # 0. next_open: fill the previous bar's signal at this bar's entry-side open
+        if pending is not None:
+            sig, pending = pending, None
+            open_price = ao[i] if sig.direction == "long" else bo[i]
+            if not try_open(sig, open_price, i, fx.at_open(i)):
+                rejected += 1
 
         # 1. intrabar SL / TP of positions opened before this bar
         for p in list(held):
@@ -464,11 +517,13 @@ def run_backtest(
                     close(p, min(p.take_profit, o), i, "take_profit", fx.at_open(i))
                     closed_now = True
 
-        # 2. manage_position
-        if held:
+        # 2. manage_position (positions opened before this bar)
+        if any(p.entry_index < i for p in held):
             bar = make_slice(i)
             rate = fx.at_close(i)
             for p in list(held):
+                if p.entry_index == i:
+                    continue
                 mark = exit_side_close(p, i)
                 view = Position(
                     id=p.id,
@@ -543,43 +598,14 @@ def run_backtest(
                         f"non-finite {signal.direction} signal (entry {signal.entry_price!r}, "
                         f"stop_loss {signal.stop_loss!r}, take_profit {tp!r})",
                     )
-                entry, sl = float(signal.entry_price), float(signal.stop_loss)
-                is_long = signal.direction == "long"
-                executed = False
-                entry_rate = fx.at_close(i)
-                if (sl < entry) if is_long else (sl > entry):
-                    trial = rng.copy()  # committed only if the signal is executed
-                    slip = draw_slip(trial)
-                    fill = entry + slip * pip if is_long else entry - slip * pip
-                    lots = _size(eng, instrument, entry_rate.hi, fill, sl)
-                    executed = lots is not None
-                if not executed or lots is None:
+                if next_open:
+                    # filled at the next bar's open; a signal on the last bar has none (rejected)
+                    if i + 1 < n:
+                        pending = signal
+                    else:
+                        rejected += 1
+                elif not try_open(signal, float(signal.entry_price), i, fx.at_close(i)):
                     rejected += 1
-                else:
-                    rng = trial
-                    entry_c = commission(fill, lots, entry_rate.hi)
-                    balance = balance - entry_c
-                    held.append(
-                        _Held(
-                            id=next_id,
-                            direction=signal.direction,
-                            sign=1.0 if is_long else -1.0,
-                            entry_price=fill,
-                            entry_index=i,
-                            entry_time_us=ts[i],
-                            stop_loss=sl,
-                            take_profit=None if tp is None else float(tp),
-                            initial_stop_loss=sl,
-                            lots=lots,
-                            entry_commission=entry_c,
-                            entry_slippage_pips=slip,
-                            entry_debit_rate=entry_rate.hi,
-                            scenario=signal.scenario,
-                            reason=str(signal.reason),
-                            tags=tuple(signal.tags),
-                        )
-                    )
-                    next_id += 1
 
         # 5. equity point
         if held:

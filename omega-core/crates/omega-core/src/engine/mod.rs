@@ -25,13 +25,13 @@ pub use result::{EngineResult, ExitReason, TradeRecord};
 pub use rng::SplitMix64;
 pub use scan::{scan_signals, ScanRow};
 
-use crate::config::StrategyConfig;
+use crate::config::{FillModel, StrategyConfig};
 use crate::error::{Result, StrategyError};
 use crate::indicators::IndicatorCache;
 use crate::instruments::{self, Instrument};
 use crate::market::MarketData;
 use crate::strategy::RustStrategy;
-use crate::types::{CandleData, DataSlice, Direction, PositionAction};
+use crate::types::{CandleData, DataSlice, Direction, PositionAction, SignalParts, TradeSignal};
 
 use costs::{entry_with_slippage, exit_with_slippage, Costs};
 use exits::{check_exit, ExitCandle};
@@ -162,6 +162,15 @@ impl<'a> Columns<'a> {
         ExitCandle { open: s[0][i], high: s[1][i], low: s[2][i] }
     }
 
+    /// Entry-side open (ask open for longs, bid open for shorts): the `next_open` fill.
+    #[inline]
+    fn entry_open(&self, d: Direction, i: usize) -> f64 {
+        match d {
+            Direction::Long => self.ask[0][i],
+            Direction::Short => self.bid[0][i],
+        }
+    }
+
     /// Exit-side close (bid close for longs, ask close for shorts).
     #[inline]
     fn exit_close(&self, d: Direction, i: usize) -> f64 {
@@ -169,6 +178,61 @@ impl<'a> Columns<'a> {
             Direction::Long => self.bid[3][i],
             Direction::Short => self.ask[3][i],
         }
+    }
+}
+
+/// Opening a position from a signal (docs/engine.md step 4 and "Fill model").
+struct Fill<'c> {
+    costs: &'c Costs,
+    sizer: &'c Sizer,
+    pip: f64,
+}
+
+impl Fill<'_> {
+    /// Open `s` at `entry` (before slippage) on bar `i` (open time `t`) at the conversion `rate`
+    /// of the fill; `false` when the signal is rejected (stop on the wrong side of `entry` or
+    /// zero lots). Sizing needs the filled price: the draw is taken on a copy of the RNG, committed
+    /// only when the position opens, so a rejected signal leaves the RNG untouched.
+    #[allow(clippy::too_many_arguments)]
+    fn try_open(
+        &self,
+        pf: &mut Portfolio,
+        rng: &mut SplitMix64,
+        s: &SignalParts<'_>,
+        entry: f64,
+        i: usize,
+        t: i64,
+        rate: Rate,
+    ) -> bool {
+        let sl_ok = match s.direction {
+            Direction::Long => s.stop_loss < entry,
+            Direction::Short => s.stop_loss > entry,
+        };
+        if !sl_ok {
+            return false;
+        }
+        let mut draw = *rng;
+        let slip_pips = self.costs.slip_pips(draw.next_f64());
+        let fill = entry_with_slippage(s.direction, entry, slip_pips * self.pip);
+        let Some(lots) = self.sizer.lots(fill, s.stop_loss, rate.hi) else { return false };
+        *rng = draw;
+        pf.open(
+            &Entry {
+                direction: s.direction,
+                fill,
+                stop_loss: s.stop_loss,
+                take_profit: s.take_profit,
+                lots,
+                slippage_pips: slip_pips,
+                index: i,
+                time_us: t,
+                scenario: s.scenario,
+                reason: s.reason,
+                tags: s.tags,
+            },
+            rate,
+        );
+        true
     }
 }
 
@@ -201,18 +265,32 @@ fn run_loop(
     let mut equity: Vec<f64> = Vec::with_capacity(n);
     let mut last_signal: Option<(usize, i64)> = None;
     let (mut signals, mut rejected, mut exposed) = (0_u64, 0_u64, 0_usize);
+    let next_open = engine.fill == FillModel::NextOpen;
+    // `next_open`: the signal of bar i − 1, filled at bar i's open.
+    let mut pending: Option<TradeSignal> = None;
+    let fill = Fill { costs: &costs, sizer: &sizer, pip };
 
     for i in 0..n {
         let t = cols.ts[i];
         let close_t = t + tf_us;
         let mut closed_this_bar = false;
 
+        // 0. `next_open`: fill the previous bar's signal at this bar's entry-side open.
+        if let Some(sig) = pending.take() {
+            let s = sig.parts();
+            let entry = cols.entry_open(s.direction, i);
+            if !fill.try_open(&mut pf, &mut rng, &s, entry, i, t, fx.at_open(i)?) {
+                rejected += 1;
+            }
+        }
+
         if !pf.open.is_empty() {
-            // 1. Intrabar SL/TP of positions opened before bar i (all open ones), in opening order.
+            // 1. Intrabar SL/TP of every open position, in opening order: those opened before bar i,
+            //    and under `next_open` the one filled at this bar's open (its own range counts).
             let mut k = 0;
             while k < pf.open.len() {
                 let p = &pf.open[k].view;
-                debug_assert!(p.entry_index < i);
+                debug_assert!(p.entry_index < i || (next_open && p.entry_index == i));
                 let d = p.direction;
                 match check_exit(d, p.stop_loss, p.take_profit, buf, cols.exit_candle(d, i)) {
                     Some((base, why)) => {
@@ -225,12 +303,16 @@ fn run_loop(
                 }
             }
 
-            // 2. manage_position for every still-open position.
-            if !pf.open.is_empty() {
+            // 2. manage_position for every still-open position opened before bar i.
+            if pf.open.iter().any(|p| p.view.entry_index < i) {
                 let slice = cols.slice(symbol, tf, i);
                 let rate = fx.at_close(i)?;
                 let mut k = 0;
                 while k < pf.open.len() {
+                    if pf.open[k].view.entry_index == i {
+                        k += 1;
+                        continue;
+                    }
                     let d = pf.open[k].view.direction;
                     let mark = cols.exit_close(d, i);
                     let unreal = pf.open[k].unrealised(mark, &costs, rate);
@@ -306,42 +388,15 @@ fn run_loop(
                         ),
                     ));
                 }
-                let sl_ok = match s.direction {
-                    Direction::Long => s.stop_loss < s.entry_price,
-                    Direction::Short => s.stop_loss > s.entry_price,
-                };
-                // Sizing needs the filled price: draw on a copy, committed only if the signal executes,
-                // so a rejected signal leaves the RNG untouched.
-                let mut draw = rng;
-                let rate = fx.at_close(i)?;
-                let sized = if sl_ok {
-                    let slip_pips = costs.slip_pips(draw.next_f64());
-                    let fill = entry_with_slippage(s.direction, s.entry_price, slip_pips * pip);
-                    sizer.lots(fill, s.stop_loss, rate.hi).map(|lots| (slip_pips, fill, lots))
-                } else {
-                    None
-                };
-                match sized {
-                    Some((slip_pips, fill, lots)) => {
-                        rng = draw;
-                        pf.open(
-                            &Entry {
-                                direction: s.direction,
-                                fill,
-                                stop_loss: s.stop_loss,
-                                take_profit: s.take_profit,
-                                lots,
-                                slippage_pips: slip_pips,
-                                index: i,
-                                time_us: t,
-                                scenario: s.scenario,
-                                reason: s.reason,
-                                tags: s.tags,
-                            },
-                            rate,
-                        );
+                if next_open {
+                    // Filled at the next bar's open; a signal on the last bar has none (rejected).
+                    if i + 1 < n {
+                        pending = Some(sig);
+                    } else {
+                        rejected += 1;
                     }
-                    None => rejected += 1,
+                } else if !fill.try_open(&mut pf, &mut rng, &s, s.entry_price, i, t, fx.at_close(i)?) {
+                    rejected += 1;
                 }
             }
         }

@@ -804,3 +804,54 @@ fn unknown_symbol_without_spec_is_e4002() {
     assert_eq!(e.code(), "E4002");
     assert!(e.to_string().contains("unknown instrument 'FOOBAR'"), "{e}");
 }
+
+// --- Fill model (docs/engine.md "Fill model") ------------------------------------------------------
+
+fn next_open_cfg() -> StrategyConfig {
+    let mut c = cfg();
+    c.engine.fill = crate::config::FillModel::NextOpen;
+    c
+}
+
+#[test]
+fn next_open_fills_at_the_next_ask_open_and_tests_that_bars_range() {
+    // Signal on bar 0 (its entry price 1.1001 is not used); bar 1 opens at bid 1.1010 / ask 1.1011:
+    // the long fills at 1.1011 on bar 1, and bar 1's own bid high 1.1030 reaches the TP 1.1020.
+    let m =
+        market(&[(1.1000, 1.1005, 1.0995, 1.1000), (1.1010, 1.1030, 1.1005, 1.1025), (1.1025, 1.1030, 1.1020, 1.1025)]);
+    let r = run_ok(&Script::new(once(0, long(1.1001, 1.0990, Some(1.1020)))), &m, &next_open_cfg());
+    let t = &r.trades[0];
+    assert_eq!((t.entry_index, t.entry_time_us, t.entry_price), (1, T0 + MIN, 1.1010 + SPREAD));
+    assert_eq!((t.exit_index, t.exit_reason, t.exit_price, t.bars_held), (1, ExitReason::TakeProfit, 1.1020, 0));
+    assert!((t.pnl_pips - (1.1020 - (1.1010 + SPREAD)) / 0.0001).abs() < 1e-12);
+    // The same signal under signal_close fills on bar 0 at its own price.
+    let r = run_ok(&Script::new(once(0, long(1.1001, 1.0990, Some(1.1020)))), &m, &cfg());
+    assert_eq!((r.trades[0].entry_index, r.trades[0].entry_price), (0, 1.1001));
+}
+
+#[test]
+fn next_open_rejects_a_gap_through_the_stop_and_a_signal_on_the_last_bar() {
+    // Short at bar 0 with SL 1.1005; bar 1 opens at bid 1.1010, beyond the stop: rejected.
+    let m = market(&[(1.1000, 1.1005, 1.0995, 1.1000), (1.1010, 1.1015, 1.1005, 1.1010)]);
+    let r = run_ok(&Script::new(once(0, short(1.1000, 1.1005, None))), &m, &next_open_cfg());
+    assert!(r.trades.is_empty());
+    assert_eq!((r.metrics["signals"], r.metrics["signals_rejected"]), (1.0, 1.0));
+    // A signal on the last bar has no next open.
+    let r = run_ok(&Script::new(once(1, long(1.1011, 1.0990, None))), &m, &next_open_cfg());
+    assert!(r.trades.is_empty());
+    assert_eq!(r.metrics["signals_rejected"], 1.0);
+}
+
+#[test]
+fn next_open_manages_a_position_from_the_bar_after_its_fill() {
+    let m = market(&flat(4));
+    let close: ActionFn = Box::new(|_, _| PositionAction::Close { reason: "done".into() });
+    let s = Script::with_actions(once(0, long(1.1001, 1.0990, None)), close);
+    let r = run_ok(&s, &m, &next_open_cfg());
+    let t = &r.trades[0];
+    assert_eq!((t.entry_index, t.exit_index, t.exit_reason), (1, 2, ExitReason::StrategyClose));
+    let managed: Vec<usize> = s.managed.lock().unwrap().iter().map(|(i, _)| *i).collect();
+    assert_eq!(managed, vec![2]);
+    // Bar 1 holds the position after its fill: it counts as exposed, and no new entry is evaluated.
+    assert_eq!(s.evaluated(), vec![0, 3]);
+}
