@@ -18,7 +18,7 @@ from omega.errors import InvalidConfigError, InvalidSignalError, StrategyPanicEr
 from omega.reference.cache import IndicatorCache, MarketHost
 from omega.reference.engine import parse_config, run_backtest, run_reference_backtest
 from omega.reference.market import PRICE_COLUMNS, Market
-from omega.reference.metrics import compute_metrics, drawdown, sharpe_sortino
+from omega.reference.metrics import compute_metrics, drawdown
 from omega.reference.rng import SplitMix64
 from omega.reference.strategy import Strategy
 from omega.reference.types import (
@@ -440,9 +440,11 @@ def trade(pnl: float, r: float, scenario: int | None) -> TradeResult:
     )
 
 
+_DAY_US = 86_400_000_000
 METRIC_INPUTS: dict[str, Any] = {
     "initial_balance": 10_000.0,
-    "tf_minutes": 60,
+    # one bar per day at 12:00 UTC from Monday 2024-01-08: five trading days (17:00 New York days)
+    "bar_open_us": [19_730 * _DAY_US + 12 * 3_600_000_000 + k * _DAY_US for k in range(5)],
     "first_open_us": 0,
     "last_close_us": 5 * 3_600_000_000,
     "exposed_bars": 3,
@@ -471,14 +473,22 @@ def test_metrics_on_a_known_trade_list() -> None:
     assert (m["signals"], m["signals_rejected"], m["bars_processed"]) == (6.0, 2.0, 5.0)
     assert (m["trades_scenario_1"], m["trades_scenario_2"], m["trades_scenario_none"]) == (2.0, 1.0, 1.0)
     assert math.isnan(m["cagr"])
-    r = [10_100.0 / 10_000.0 - 1.0, 10_050.0 / 10_100.0 - 1.0, 10_080.0 / 10_050.0 - 1.0, 10_060.0 / 10_080.0 - 1.0]
-    mean = (((r[0] + r[1]) + r[2]) + r[3]) / 4.0
+    # daily returns from the initial balance (the first day-end equity equals it: r_1 = 0)
+    r = [
+        10_000.0 / 10_000.0 - 1.0,
+        10_100.0 / 10_000.0 - 1.0,
+        10_050.0 / 10_100.0 - 1.0,
+        10_080.0 / 10_050.0 - 1.0,
+        10_060.0 / 10_080.0 - 1.0,
+    ]
+    mean = ((((r[0] + r[1]) + r[2]) + r[3]) + r[4]) / 5.0
     ss = 0.0
     for x in r:
         ss += (x - mean) * (x - mean)
-    ann = math.sqrt(252.0 * 1440.0 / 60.0)
-    assert m["sharpe"] == mean / math.sqrt(ss / 3.0) * ann
-    assert m["sortino"] == mean / math.sqrt((r[1] * r[1] + r[3] * r[3]) / 4.0) * ann
+    # days from Sun 2024-01-07 22:00 UTC (17:00 EST) to Fri 2024-01-12 22:00 UTC: 5 days
+    ann = math.sqrt(5.0 / (5.0 * 86400e6 / (365.25 * 86400e6)))
+    assert m["sharpe"] == mean / math.sqrt(ss / 4.0) * ann
+    assert m["sortino"] == mean / math.sqrt((r[2] * r[2] + r[4] * r[4]) / 5.0) * ann
     assert list(m) == sorted(m)
 
     empty = compute_metrics([], [10_000.0], **METRIC_INPUTS)
@@ -487,18 +497,10 @@ def test_metrics_on_a_known_trade_list() -> None:
     assert "trades_scenario_none" not in empty
 
 
-def test_drawdown_sharpe_sortino_cagr_definitions() -> None:
+def test_drawdown_definitions() -> None:
     d = drawdown([100.0, 110.0, 100.0, 105.0, 120.0, 90.0], 100.0)
     assert (d.max_drawdown, d.max_drawdown_pct, d.longest_drawdown_bars) == (30.0, 30.0 / 120.0 * 100.0, 2)
     assert drawdown([99.0, 98.0, 101.0], 100.0).longest_drawdown_bars == 2
-    e = [100.0, 110.0, 99.0, 108.9]
-    r = [110.0 / 100.0 - 1.0, 99.0 / 110.0 - 1.0, 108.9 / 99.0 - 1.0]
-    mean = (r[0] + r[1] + r[2]) / 3.0
-    var = ((r[0] - mean) * (r[0] - mean) + (r[1] - mean) * (r[1] - mean) + (r[2] - mean) * (r[2] - mean)) / 2.0
-    ann = math.sqrt(252.0 * 1440.0 / 60.0)
-    assert sharpe_sortino(e, 60) == (mean / math.sqrt(var) * ann, mean / math.sqrt(r[1] * r[1] / 3.0) * ann)
-    assert all(math.isnan(x) for x in sharpe_sortino([100.0, 101.0], 1))
-    assert math.isnan(sharpe_sortino([100.0, 100.0, 100.0], 1)[0])
 
 
 def test_result_metrics_use_none_for_undefined() -> None:

@@ -634,7 +634,7 @@ def run_backtest(
         trades,
         equity,
         initial_balance=eng["initial_balance"],
-        tf_minutes=_TF_MINUTES[tf],
+        bar_open_us=ts,
         first_open_us=ts[0],
         last_close_us=close_time(last),
         exposed_bars=exposed,

@@ -10,11 +10,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from omega.reference.market import htf_bin
 from omega.reference.types import TradeResult
 
-__all__ = ["Drawdown", "cagr", "compute_metrics", "drawdown", "ieee_div", "sharpe_sortino"]
+__all__ = [
+    "DailyEquity",
+    "Drawdown",
+    "cagr",
+    "compute_metrics",
+    "daily_equity",
+    "drawdown",
+    "ieee_div",
+    "sharpe_sortino",
+]
 
 NAN = math.nan
+#: The 365.25-day year (µs) of CAGR and of the trading-days-per-year figure.
+YEAR_US = 365.25 * 86400e6
 
 
 def ieee_div(a: float, b: float) -> float:
@@ -55,38 +67,70 @@ def drawdown(equity: Sequence[float], initial: float) -> Drawdown:
     return Drawdown(worst, worst_pct * 100.0, longest)
 
 
-def sharpe_sortino(equity: Sequence[float], tf_minutes: int) -> tuple[float, float]:
-    """Annualised Sharpe (sample std, ddof 1) and Sortino of the per-bar returns ``e_k / e_{k−1} − 1``."""
-    returns = [ieee_div(equity[k], equity[k - 1]) - 1.0 for k in range(1, len(equity))]
-    count = len(returns)
-    if count == 0:
+@dataclass(frozen=True, slots=True)
+class DailyEquity:
+    """The equity at the end of each FX trading day that has bars, and the span of those days."""
+
+    day_end: list[float]
+    #: From the start of the first of those days to the end of the last (µs; 0 without bars).
+    span_us: int
+
+
+def daily_equity(bar_open_us: Sequence[int], equity: Sequence[float]) -> DailyEquity:
+    """Day-end equities: a bar's trading day is the D1 bin anchored at 17:00 New York (DST-aware)
+    containing its open time, as the HTF resampler bins bars for ``new_york_1700``; a day's equity
+    is its last bar's point. Days without bars (weekends, holidays) give no point."""
+    day_end: list[float] = []
+    first_start = 0
+    day_close: int | None = None
+    for t, e in zip(bar_open_us, equity, strict=False):
+        if day_close is not None and t < day_close:
+            day_end[-1] = e
+            continue
+        start, day_close = htf_bin(t, "D1", "new_york_1700")
+        if not day_end:
+            first_start = start
+        day_end.append(e)
+    span_us = 0 if day_close is None else day_close - first_start
+    return DailyEquity(day_end, span_us)
+
+
+def sharpe_sortino(initial: float, daily: DailyEquity) -> tuple[float, float]:
+    """Sharpe and Sortino of the daily returns (``r_1 = d_1 / initial − 1``, ``r_k = d_k / d_{k−1} − 1``),
+    annualised with ``sqrt(days / years spanned)``. NaN with fewer than two days or an equity at or
+    below zero (returns of a wiped-out account mean nothing), for Sharpe when the returns do not vary,
+    for Sortino when no day lost (docs/engine.md "Metrics")."""
+    days = len(daily.day_end)
+    if days < 2 or initial <= 0.0 or any(d <= 0.0 for d in daily.day_end):
         return NAN, NAN
-    ann = math.sqrt(252.0 * 1440.0 / float(tf_minutes))
+    returns: list[float] = []
+    prev = initial
+    for d in daily.day_end:
+        returns.append(ieee_div(d, prev) - 1.0)
+        prev = d
+    n = float(days)
     total = 0.0
     for r in returns:
         total += r
-    mean = total / count
-    sharpe = NAN
-    if count >= 2:
-        squares = 0.0
-        for r in returns:
-            squares += (r - mean) * (r - mean)
-        std = math.sqrt(squares / (count - 1))
-        if std != 0.0:
-            sharpe = ieee_div(mean, std) * ann
-    downside = 0.0
-    negatives = 0
+    mean = total / n
+    squares = 0.0
+    down = 0.0
     for r in returns:
+        dev = r - mean
+        squares += dev * dev
         if r < 0.0:
-            downside += r * r
-            negatives += 1
-    sortino = NAN if negatives == 0 else ieee_div(mean, math.sqrt(downside / count)) * ann
+            down += r * r
+    std = math.sqrt(squares / (n - 1.0))
+    downside_dev = math.sqrt(down / n)
+    ann = math.sqrt(n / (float(daily.span_us) / YEAR_US))
+    sharpe = NAN if std == 0.0 else mean / std * ann
+    sortino = NAN if downside_dev == 0.0 else mean / downside_dev * ann
     return sharpe, sortino
 
 
 def cagr(final_equity: float, initial: float, first_open_us: int, last_close_us: int) -> float:
     """``(final / initial) ** (1 / years) − 1``; NaN for spans under 30 days or a negative ratio."""
-    years = float(last_close_us - first_open_us) / (365.25 * 86400e6)
+    years = float(last_close_us - first_open_us) / YEAR_US
     ratio = final_equity / initial
     if years < 30.0 / 365.25 or ratio < 0.0 or math.isnan(ratio):
         return NAN
@@ -102,7 +146,7 @@ def compute_metrics(
     equity: Sequence[float],
     *,
     initial_balance: float,
-    tf_minutes: int,
+    bar_open_us: Sequence[int],
     first_open_us: int,
     last_close_us: int,
     exposed_bars: int,
@@ -132,7 +176,7 @@ def compute_metrics(
 
     final_equity = equity[-1] if len(equity) > 0 else initial_balance
     dd = drawdown(equity, initial_balance)
-    sharpe, sortino = sharpe_sortino(equity, tf_minutes)
+    sharpe, sortino = sharpe_sortino(initial_balance, daily_equity(bar_open_us, equity))
     n = len(equity)
     out: dict[str, float] = dict(scenarios)
     out.update(

@@ -441,7 +441,7 @@ fn run_loop(
 
     let inputs = MetricInputs {
         initial_balance: engine.initial_balance,
-        tf_minutes: tf.minutes(),
+        bar_open_us: cols.ts,
         first_open_us: cols.ts[0],
         last_close_us: t_last + tf_us,
         exposed_bars: exposed,

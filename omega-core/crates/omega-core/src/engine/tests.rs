@@ -504,9 +504,12 @@ fn metrics_on_a_known_trade_list() {
     let trades =
         [trade(100.0, 1.0, Some(1)), trade(-50.0, -0.5, Some(2)), trade(30.0, 0.3, Some(1)), trade(-20.0, -0.2, None)];
     let equity = [10_000.0, 10_100.0, 10_050.0, 10_080.0, 10_060.0];
+    // One bar per day at 12:00 UTC from Monday 2024-01-08: five trading days (17:00 New York days).
+    let day = 86_400_000_000_i64;
+    let opens: Vec<i64> = (0..5).map(|k| 19_730 * day + 12 * 3_600_000_000 + k * day).collect();
     let inputs = MetricInputs {
         initial_balance: 10_000.0,
-        tf_minutes: 60,
+        bar_open_us: &opens,
         first_open_us: 0,
         last_close_us: 5 * 3_600_000_000,
         exposed_bars: 3,
@@ -530,16 +533,23 @@ fn metrics_on_a_known_trade_list() {
     assert_eq!((m["signals"], m["signals_rejected"], m["bars_processed"]), (6.0, 2.0, 5.0));
     assert_eq!((m["trades_scenario_1"], m["trades_scenario_2"], m["trades_scenario_none"]), (2.0, 1.0, 1.0));
     assert!(m["cagr"].is_nan());
-    let r =
-        [10_100.0 / 10_000.0 - 1.0, 10_050.0 / 10_100.0 - 1.0, 10_080.0 / 10_050.0 - 1.0, 10_060.0 / 10_080.0 - 1.0];
-    let mean = (((r[0] + r[1]) + r[2]) + r[3]) / 4.0;
+    // Daily returns from the initial balance (the first day-end equity equals it: r_1 = 0).
+    let r = [
+        10_000.0 / 10_000.0 - 1.0,
+        10_100.0 / 10_000.0 - 1.0,
+        10_050.0 / 10_100.0 - 1.0,
+        10_080.0 / 10_050.0 - 1.0,
+        10_060.0 / 10_080.0 - 1.0,
+    ];
+    let mean = ((((r[0] + r[1]) + r[2]) + r[3]) + r[4]) / 5.0;
     let mut ss = 0.0_f64;
     for x in r {
         ss += (x - mean) * (x - mean);
     }
-    let ann = (252.0_f64 * 1440.0 / 60.0).sqrt();
-    assert_eq!(m["sharpe"], mean / (ss / 3.0).sqrt() * ann);
-    assert_eq!(m["sortino"], mean / ((r[1] * r[1] + r[3] * r[3]) / 4.0).sqrt() * ann);
+    // Days from Sun 2024-01-07 22:00 UTC (17:00 EST) to Fri 2024-01-12 22:00 UTC: 5 days.
+    let ann = (5.0_f64 / (5.0 * 86400e6 / (365.25 * 86400e6))).sqrt();
+    assert_eq!(m["sharpe"], mean / (ss / 4.0).sqrt() * ann);
+    assert_eq!(m["sortino"], mean / ((r[2] * r[2] + r[4] * r[4]) / 5.0).sqrt() * ann);
 
     // No trades: ratios undefined.
     let m = metrics::compute(&[], &[10_000.0], &inputs);
