@@ -363,7 +363,7 @@ def test_shared_cache_revalidates_crossed_quotes(native: ModuleType, sma_plugin:
 
 
 def test_versions(native: ModuleType) -> None:
-    assert native.abi_version() == (1, 0)
+    assert native.abi_version() == (1, 1)
     assert native.core_version() == native.__version__
     assert native.CAPSULE_NAME == "omega.strategy_plugin.v1"
     assert omega.__version__
