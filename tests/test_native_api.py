@@ -388,7 +388,9 @@ def _stub_names() -> set[str]:
 PRIVATE = {
     "run_backtest_rust": "called by omega.bridge / omega.run_backtest",
     "scan_signals_rust": "called by omega.scan_signals",
-    "register_plugin": "called by omega.plugins during discovery",
+    "register_plugin": "low-level single registration (first come, first served)",
+    "register_plugins": "called by omega.plugins during discovery (one all-or-nothing batch per plugin)",
+    "valid_strategy_name": "the strategy-name rule; omega.hookspecs must agree (tests/test_plugin_boundary.py)",
     "STRATEGY_REGISTRY": "read by omega.bridge / omega.plugins",
     "StrategyRegistry": "type of STRATEGY_REGISTRY",
     "StrategyConfig": "the native config; omega.StrategyConfig is its pydantic mirror",
