@@ -444,3 +444,46 @@ impl RustStrategy for ForeignStrategy<'_> {
         slot.take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long_signal() -> SignalOut {
+        SignalOut { has_signal: 1, entry_price: 1.1, stop_loss: 1.0, ..SignalOut::EMPTY }
+    }
+
+    #[test]
+    fn hostile_signal_views_are_e4007_blamed_on_the_plugin() {
+        let tag = StrView::new("t");
+        let cases: [(SignalOut, &str); 6] = [
+            (SignalOut { tags_len: 3, ..long_signal() }, "plugin signal tags: NULL pointer with length 3"),
+            (SignalOut { tags: &tag, tags_len: 1 << 40, ..long_signal() }, "plugin signal tags: 1099511627776 entries"),
+            (
+                SignalOut { has_meta: 1, meta_keys: &tag, meta_len: 1, ..long_signal() },
+                "plugin signal meta values: NULL pointer with length 1",
+            ),
+            (
+                SignalOut { reason: StrView { ptr: tag.ptr, len: 1 << 45 }, ..long_signal() },
+                "plugin signal reason: length 35184372088832 exceeds the limit of 65536",
+            ),
+            (
+                SignalOut { reason: StrView { ptr: std::ptr::null(), len: 4 }, ..long_signal() },
+                "plugin signal reason: NULL pointer with length 4",
+            ),
+            (SignalOut { direction: 7, ..long_signal() }, "unknown direction code 7"),
+        ];
+        for (out, needle) in cases {
+            // SAFETY: every view is either live (`tag`) or refused before it is read.
+            let e = unsafe { read_signal(&out) }.unwrap_err();
+            assert!(e.to_string().contains(needle), "{needle:?} not in {e}");
+            let expected = if needle.starts_with("unknown") { "E4006" } else { "E4007" };
+            assert_eq!(e.code(), expected, "{e}");
+        }
+        let ok = SignalOut { tags: &tag, tags_len: 1, reason: StrView::new("why"), ..long_signal() };
+        // SAFETY: all views are live.
+        let s = unsafe { read_signal(&ok) }.unwrap();
+        assert_eq!(s.parts().tags, ["t"]);
+        assert_eq!(s.parts().reason, "why");
+    }
+}
