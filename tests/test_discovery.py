@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import sys
+import warnings
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -225,3 +229,99 @@ def test_hookspec_contract() -> None:
     pm = plugins.plugin_manager()
     assert pm.project_name == "omega"
     assert hasattr(pm.hook, "omega_register_strategies")
+
+
+# --- a broken plugin disables nothing else; precedence is deterministic -----------------------------
+
+
+@pytest.fixture
+def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[EntryPoint]]:
+    """Extra ``omega`` entry points (appended by the test) seen by discovery next to the installed
+    ones; afterwards they are unregistered and discovery is rerun without them."""
+    extra: list[EntryPoint] = []
+    real = plugins._entry_points
+    monkeypatch.setattr(plugins, "_entry_points", lambda: sorted([*real(), *extra], key=lambda e: (e.name, e.value)))
+    yield extra
+    monkeypatch.undo()
+    pm = plugins.plugin_manager()
+    for ep in extra:
+        if pm.get_plugin(ep.name) is not None:
+            pm.unregister(name=ep.name)
+        plugins._collected.discard(ep.name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the installed plugins discover cleanly again
+        plugins.discover(force=True)
+    assert not any(f.plugin in {ep.name for ep in extra} for f in plugins.failures())
+
+
+def _module(name: str, monkeypatch: pytest.MonkeyPatch, hook: Any) -> EntryPoint:
+    """An importable module `name` whose `omega_register_strategies` is `hook`, as an entry point."""
+    module = ModuleType(name)
+    module.omega_register_strategies = hookimpl(hook)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, name, module)
+    return EntryPoint(name=name, value=name, group=hookspecs.PROJECT)
+
+
+def test_a_broken_entry_point_disables_nothing_else(
+    sma_plugin: str, market: pa.Table, monkeypatch: pytest.MonkeyPatch, fake_entry_points: list[EntryPoint]
+) -> None:
+    def raising() -> list[Any]:
+        raise KeyError("oops")
+
+    fake_entry_points += [
+        EntryPoint(name="aa_import_fails", value="omega_no_such_module_xyz", group=hookspecs.PROJECT),
+        _module("ab_hook_raises", monkeypatch, raising),
+    ]
+    with pytest.warns(plugins.PluginDiscoveryWarning) as warned:
+        specs = plugins.discover(force=True)
+    assert {str(w.message).split("'")[1] for w in warned} == {"aa_import_fails", "ab_hook_raises"}
+    assert sma_plugin in {s.name for s in specs}
+    failed = {f.plugin: f for f in plugins.failures()}
+    assert failed["aa_import_fails"].code == "E4007"
+    assert "ModuleNotFoundError" in failed["aa_import_fails"].message
+    assert failed["ab_hook_raises"].code == "E4002"
+    assert "raised KeyError" in failed["ab_hook_raises"].message
+    assert failed["ab_hook_raises"].package == "ab_hook_raises"
+    # discovery is done: no new warning, no error, healthy strategies run
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plugins.discover()
+        assert sma_plugin in {s["name"] for s in omega.list_strategies()}
+        cfg = {"symbol": "EURUSD", "timeframe": "M1", "params": {"fast": 5, "slow": 20}}
+        assert omega.run_backtest(sma_plugin, cfg, market.slice(0, 1000), backend="rust").backend == "rust"
+
+
+def test_warnings_as_errors_cannot_undo_discovery(
+    sma_plugin: str, monkeypatch: pytest.MonkeyPatch, fake_entry_points: list[EntryPoint]
+) -> None:
+    fake_entry_points.append(EntryPoint(name="ac_import_fails", value="omega_no_such_module_q", group="omega"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", plugins.PluginDiscoveryWarning)
+        with pytest.raises(plugins.PluginDiscoveryWarning):
+            plugins.discover(force=True)
+        assert [f.plugin for f in plugins.failures() if f.plugin == "ac_import_fails"] == ["ac_import_fails"]
+        plugins.discover()  # done: the failure is reported once
+        assert sma_plugin in {s.name for s in plugins.discover()}
+
+
+def test_entry_points_take_names_before_programmatic_registrations(
+    monkeypatch: pytest.MonkeyPatch, fake_entry_points: list[EntryPoint]
+) -> None:
+    contested = unique("contested_ep")
+    spec = {"name": contested, "version": "1", "reference": NeverTrades}
+    fake_entry_points += [
+        _module("ba_first_pkg", monkeypatch, lambda: [{**spec, "package": "first-pkg"}]),
+        _module("bb_second_pkg", monkeypatch, lambda: [{**spec, "package": "second-pkg"}]),
+    ]
+    # A squatter registered before discovery has run: discovery runs first, the entry point wins.
+    monkeypatch.setattr(plugins, "_discovered", False)
+    with (
+        pytest.warns(plugins.PluginDiscoveryWarning, match="bb_second_pkg"),
+        pytest.raises(errors.InvalidConfigError, match="already registered") as info,
+    ):
+        omega.register_plugin(make_plugin({**spec, "package": "squatter"}))
+    assert info.value.context["registered_by"] == "first-pkg"
+    assert omega.get_strategy(contested).package == "first-pkg"  # sorted entry-point order decides
+    second = next(f for f in plugins.failures() if f.plugin == "bb_second_pkg")
+    assert second.code == "E4002"
+    assert "first-pkg" in second.message

@@ -363,7 +363,7 @@ def test_shared_cache_revalidates_crossed_quotes(native: ModuleType, sma_plugin:
 
 
 def test_versions(native: ModuleType) -> None:
-    assert native.abi_version() == (1, 0)
+    assert native.abi_version() == (1, 1)
     assert native.core_version() == native.__version__
     assert native.CAPSULE_NAME == "omega.strategy_plugin.v1"
     assert omega.__version__
@@ -388,7 +388,9 @@ def _stub_names() -> set[str]:
 PRIVATE = {
     "run_backtest_rust": "called by omega.bridge / omega.run_backtest",
     "scan_signals_rust": "called by omega.scan_signals",
-    "register_plugin": "called by omega.plugins during discovery",
+    "register_plugin": "low-level single registration (first come, first served)",
+    "register_plugins": "called by omega.plugins during discovery (one all-or-nothing batch per plugin)",
+    "valid_strategy_name": "the strategy-name rule; omega.hookspecs must agree (tests/test_plugin_boundary.py)",
     "STRATEGY_REGISTRY": "read by omega.bridge / omega.plugins",
     "StrategyRegistry": "type of STRATEGY_REGISTRY",
     "StrategyConfig": "the native config; omega.StrategyConfig is its pydantic mirror",

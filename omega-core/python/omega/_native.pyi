@@ -45,8 +45,10 @@ __all__ = [
     "indicator_series",
     "native_call_count",
     "register_plugin",
+    "register_plugins",
     "run_backtest_rust",
     "scan_signals_rust",
+    "valid_strategy_name",
     "validate_candles",
 ]
 
@@ -148,12 +150,19 @@ class StrategyRegistry:
     def __iter__(self) -> Iterator[str]: ...
     def names(self) -> list[str]: ...
     def get(self, name: str) -> dict[str, Any] | None:
-        """`{name, version, core_version, provider, abi_minor}` or None."""
+        """`{name, version, core_version, provider, abi_minor, panic_unwind}` or None."""
 
 STRATEGY_REGISTRY: Final[StrategyRegistry]
 
-def register_plugin(capsule: Any, provider: str) -> str:
-    """Validate and register a strategy capsule (E4007 / E4002 conflict); returns its name."""
+def register_plugin(capsule: Any, provider: str, expected_name: str | None = None) -> str:
+    """Validate and register a strategy capsule (E4007; E4002 for a conflict or a name other than
+    `expected_name`); returns its name. Nothing is registered on error."""
+
+def register_plugins(items: list[tuple[Any, str, str | None]]) -> list[str]:
+    """Register `(capsule, provider, expected_name)` items all or nothing; returns their names."""
+
+def valid_strategy_name(name: str) -> bool:
+    """Whether `name` is a valid strategy name (the rule plugin tables are checked against)."""
 
 # --- engine --------------------------------------------------------------------------------
 

@@ -2,14 +2,24 @@
 
 Plugins are found through the entry-point group ``"omega"`` (loaded with pluggy), or registered
 programmatically with `register_plugin`. Each plugin's `omega_register_strategies` is called once;
-its specs are validated, and Rust capsules are handed to ``_native.register_plugin``, which checks
-the ABI and fills ``_native.STRATEGY_REGISTRY``. Discovery is idempotent and thread-safe.
+its specs are validated, and its Rust capsules are handed to ``_native.register_plugins`` in one
+all-or-nothing batch, which checks the ABI and fills ``_native.STRATEGY_REGISTRY``. Discovery is
+idempotent and thread-safe.
+
+Failures (docs/abi.md "Discovery"): an entry point that cannot be imported, or whose hook raises or
+returns something invalid, is recorded (`failures()`, one warning each) and skipped; every other
+plugin is collected and discovery is done. Name precedence is deterministic: installed entry points
+are collected first, in sorted entry-point-name order, and `register_plugin` runs discovery before
+registering, so a name an installed package provides can never be claimed by a programmatic
+registration; a later claimant of a taken name (entry point or programmatic) is refused (E4002).
 """
 
 from __future__ import annotations
 
 import threading
-from importlib.metadata import entry_points
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any
 
@@ -24,7 +34,30 @@ _pm: pluggy.PluginManager | None = None
 _specs: dict[str, StrategySpec] = {}
 _providers: dict[str, str] = {}  # strategy name -> plugin name that registered it
 _collected: set[str] = set()
+_failures: dict[str, PluginFailure] = {}  # plugin name -> why it was skipped
 _discovered = False
+
+
+class PluginDiscoveryWarning(UserWarning):
+    """An installed omega plugin was skipped at discovery (see `failures()`)."""
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that discovery skipped: its name, package, error code and message."""
+
+    plugin: str
+    package: str
+    code: str
+    message: str
+
+
+def failures() -> list[PluginFailure]:
+    """The plugins skipped by discovery (import error, hook error, invalid or conflicting specs),
+    sorted by plugin name. Empty when every installed plugin loaded."""
+    discover()
+    with _lock:
+        return [_failures[k] for k in sorted(_failures)]
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -38,32 +71,34 @@ def plugin_manager() -> pluggy.PluginManager:
         return _pm
 
 
-def _entry_point_packages() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for ep in entry_points(group=PROJECT):
-        dist = getattr(ep, "dist", None)
-        out[ep.name] = dist.name if dist is not None else ep.value.split(".")[0].split(":")[0]
-    return out
+def _entry_points() -> list[EntryPoint]:
+    """The ``omega`` entry points, sorted by name (the collection order, so precedence is stable)."""
+    return sorted(entry_points(group=PROJECT), key=lambda ep: (ep.name, ep.value))
 
 
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    try:
-        pm.load_setuptools_entrypoints(PROJECT)
-    except OmegaError:
-        raise
-    except Exception as e:  # name the entry point that failed to import
-        failing = "?"
-        for ep in entry_points(group=PROJECT):
-            if pm.get_plugin(ep.name) is None and not pm.is_blocked(ep.name):
-                try:
-                    ep.load()
-                except Exception:
-                    failing = f"{ep.name} = {ep.value}"
-                    break
-        raise PluginIncompatibleError(
-            f"cannot load omega plugin entry point '{failing}': {type(e).__name__}: {e}",
-            {"plugin": failing},
-        ) from e
+def _package_of_entry_point(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist is not None else ep.value.split(".")[0].split(":")[0]
+
+
+def _record(plugin: str, package: str, error: OmegaError) -> None:
+    _failures[plugin] = PluginFailure(plugin, package, error.code, str(error))
+
+
+def _load_entry_points(pm: pluggy.PluginManager, eps: list[EntryPoint]) -> None:
+    """Import and register every entry point not loaded yet; one that fails is recorded, not raised."""
+    for ep in eps:
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name) or ep.name in _failures:
+            continue
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as e:
+            err = PluginIncompatibleError(
+                f"cannot load omega plugin entry point '{ep.name} = {ep.value}': {type(e).__name__}: {e}",
+                {"plugin": ep.name},
+            )
+            _record(ep.name, _package_of_entry_point(ep), err)
 
 
 def _package_of(plugin: object) -> str:
@@ -71,22 +106,9 @@ def _package_of(plugin: object) -> str:
     return module.split(".")[0]
 
 
-def _register_native(spec: StrategySpec, plugin: str) -> None:
-    from omega.bridge import _get_rust_module
-
-    rust = _get_rust_module()
-    if rust is None or spec.capsule is None:
-        return
-    registered = rust.register_plugin(spec.capsule, spec.package or plugin)
-    if registered != spec.name:
-        raise InvalidConfigError(
-            f"plugin '{plugin}': its capsule provides strategy '{registered}' but the spec names '{spec.name}'",
-            {"plugin": plugin, "strategy": spec.name, "capsule_strategy": registered},
-        )
-
-
 def _collect_one(impl: Any, package: str) -> None:
-    """Call one plugin's hook, validate everything it returns, then register it (all or nothing)."""
+    """Call one plugin's hook, validate everything it returns, then register it: all of it or, on
+    any error (a bad spec, a bad capsule, a name conflict), nothing."""
     plugin = impl.plugin_name
     try:
         items = impl.function()
@@ -103,15 +125,32 @@ def _collect_one(impl: Any, package: str) -> None:
             {"plugin": plugin},
         )
     specs = [StrategySpec.from_obj(item, plugin=plugin, package=package) for item in items]
+    seen: dict[str, str] = {}
     for spec in specs:
         _check_conflict(spec, plugin)
-    for spec in specs:
-        if spec.name in _specs:
-            continue  # the same package registering it again: a no-op
-        _register_native(spec, plugin)
+        if seen.setdefault(spec.name, spec.package) != spec.package:
+            raise InvalidConfigError(
+                f"plugin '{plugin}' returns strategy '{spec.name}' twice, from packages "
+                f"'{seen[spec.name]}' and '{spec.package}'",
+                {"plugin": plugin, "strategy": spec.name},
+            )
+    new = [s for s in specs if s.name not in _specs]  # the same package registering again: a no-op
+    _register_native(new, plugin)
+    for spec in new:
         _specs[spec.name] = spec
         _providers[spec.name] = plugin
     _collected.add(plugin)
+
+
+def _register_native(specs: list[StrategySpec], plugin: str) -> None:
+    """Hand every capsule of one plugin to the core in one all-or-nothing call."""
+    from omega.bridge import _get_rust_module
+
+    rust = _get_rust_module()
+    items = [(s.capsule, s.package or plugin, s.name) for s in specs if s.capsule is not None]
+    if rust is None or not items:
+        return
+    rust.register_plugins(items)
 
 
 def _impls(plugin: object | None = None) -> list[Any]:
@@ -120,21 +159,19 @@ def _impls(plugin: object | None = None) -> list[Any]:
 
 
 def _collect(packages: dict[str, str]) -> None:
-    """Collect every plugin not collected yet; a failing plugin does not stop the others, and the
-    first failure is raised at the end (again on the next discovery, until the plugin is fixed)."""
-    failures: list[OmegaError] = []
-    for impl in _impls():
-        if impl.plugin_name in _collected:
+    """Collect every plugin not collected (or failed) yet, in plugin-name order; a failing plugin is
+    recorded and does not stop the others."""
+    for impl in sorted(_impls(), key=lambda i: i.plugin_name):
+        name = impl.plugin_name
+        if name in _collected or name in _failures:
             continue
+        package = packages.get(name) or _package_of(impl.plugin)
         try:
-            _collect_one(impl, packages.get(impl.plugin_name) or _package_of(impl.plugin))
+            _collect_one(impl, package)
         except OmegaError as e:
-            failures.append(e)
-    if failures:
-        first = failures[0]
-        if len(failures) > 1:
-            first.context["other_failures"] = [str(f) for f in failures[1:]]
-        raise first
+            _record(name, package, e)
+        except Exception as e:  # a bug in a plugin's spec objects must not disable the others
+            _record(name, package, InvalidConfigError(f"plugin '{name}': {type(e).__name__}: {e}", {"plugin": name}))
 
 
 def _check_conflict(spec: StrategySpec, plugin: str) -> None:
@@ -148,25 +185,40 @@ def _check_conflict(spec: StrategySpec, plugin: str) -> None:
 
 
 def discover(*, force: bool = False) -> list[StrategySpec]:
-    """Load every ``omega`` entry point (once; ``force=True`` rescans, e.g. after installing a
-    plugin at runtime) and collect the strategies of plugins not yet collected."""
+    """Load every ``omega`` entry point (once; ``force=True`` rescans, e.g. after installing or
+    fixing a plugin at runtime, and retries the plugins that failed) and collect the strategies of
+    plugins not yet collected. Never raises for a broken plugin: it is skipped, recorded in
+    `failures()` and reported once with a `PluginDiscoveryWarning`."""
     global _discovered
     with _lock:
         if force or not _discovered:
+            if force:
+                _failures.clear()
+            before = set(_failures)
             pm = plugin_manager()
-            packages = _entry_point_packages()
-            _load_entry_points(pm)
-            _collect(packages)
+            eps = _entry_points()
+            _load_entry_points(pm, eps)
+            _collect({ep.name: _package_of_entry_point(ep) for ep in eps})
             _discovered = True
+            # Warn after the state is complete: a warnings filter that raises cannot undo discovery.
+            for name in sorted(set(_failures) - before):
+                f = _failures[name]
+                warnings.warn(
+                    f"omega plugin '{f.plugin}' (package '{f.package}') skipped: {f.message} [{f.code}]",
+                    PluginDiscoveryWarning,
+                    stacklevel=2,
+                )
         return list(_specs.values())
 
 
 def register_plugin(plugin: object, name: str | None = None) -> list[StrategySpec]:
     """Register a plugin object or module programmatically (same validation as entry points).
 
-    Registering the same object again is a no-op. A plugin that fails validation is unregistered
-    again (nothing of it is kept) and the error raised. Returns the specs that plugin provides.
+    Runs discovery first, so installed entry points keep their names. Registering the same object
+    again is a no-op. A plugin that fails validation is unregistered again (nothing of it is kept,
+    in Python or in the core) and the error raised. Returns the specs that plugin provides.
     """
+    discover()
     with _lock:
         pm = plugin_manager()
         if not pm.is_registered(plugin):

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use omega_core::indicators::{IndicatorKey, PriceSide};
 use omega_core::{
-    DataSlice, Direction, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig, StrategyError,
-    Timeframe, TradeSignal,
+    Capabilities, DataSlice, Direction, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig,
+    StrategyError, Timeframe, TradeSignal,
 };
 
 /// Registry name.
@@ -127,6 +127,25 @@ impl SmaCross {
     pub fn params(&self) -> &Params {
         &self.params
     }
+
+    /// The signal direction and scenario at bar `i`, if the SMAs cross there (the one rule that both
+    /// `evaluate` and `next_candidate` use, so they cannot disagree).
+    fn cross_at(&self, i: usize, fast: &[f64], slow: &[f64], atr: &[f64]) -> Option<(Direction, u32)> {
+        if i == 0 || i >= fast.len().min(slow.len()).min(atr.len()) {
+            return None;
+        }
+        let (pf, ps, f, s, a) = (fast[i - 1], slow[i - 1], fast[i], slow[i], atr[i]);
+        if !(pf.is_finite() && ps.is_finite() && f.is_finite() && s.is_finite() && a.is_finite()) {
+            return None;
+        }
+        if pf <= ps && f > s && self.long_ok {
+            Some((Direction::Long, 1))
+        } else if pf >= ps && f < s && self.short_ok {
+            Some((Direction::Short, 2))
+        } else {
+            None
+        }
+    }
 }
 
 impl RustStrategy for SmaCross {
@@ -135,21 +154,13 @@ impl RustStrategy for SmaCross {
         if self.params.panic_at_bar == Some(i) {
             panic!("panic_at_bar reached at bar {i}");
         }
-        if i == 0 {
-            return None;
-        }
         let k = self.keys.as_ref()?;
         let (fast, slow, atr) = (cache.series(&k.fast).ok()?, cache.series(&k.slow).ok()?, cache.series(&k.atr).ok()?);
-        let (pf, ps, f, s, a) = (fast[i - 1], slow[i - 1], fast[i], slow[i], atr[i]);
-        if !(pf.is_finite() && ps.is_finite() && f.is_finite() && s.is_finite() && a.is_finite()) {
-            return None;
-        }
-        let (direction, entry, scenario) = if pf <= ps && f > s && self.long_ok {
-            (Direction::Long, slice.ask.close, 1)
-        } else if pf >= ps && f < s && self.short_ok {
-            (Direction::Short, slice.bid.close, 2)
-        } else {
-            return None;
+        let (direction, scenario) = self.cross_at(i, fast, slow, atr)?;
+        let (f, s, a) = (fast[i], slow[i], atr[i]);
+        let entry = match direction {
+            Direction::Long => slice.ask.close,
+            Direction::Short => slice.bid.close,
         };
         let sign = direction.sign();
         let meta: HashMap<String, f64> = [("fast", f), ("slow", s), ("atr", a)].map(|(k, v)| (k.to_string(), v)).into();
@@ -175,6 +186,25 @@ impl RustStrategy for SmaCross {
 
     fn primary_timeframe(&self) -> Timeframe {
         self.timeframe
+    }
+
+    /// Crosses are rare: the engine asks `next_candidate` instead of calling `evaluate` on every bar.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { manages_positions: true, next_candidate: true }
+    }
+
+    fn next_candidate(&self, from: usize, cache: &IndicatorCache<'_>) -> Option<usize> {
+        // `panic_at_bar` must still be reached: it is a candidate bar.
+        let panic_at = self.params.panic_at_bar.filter(|&p| p >= from);
+        let k = self.keys.as_ref();
+        let series = k
+            .and_then(|k| Some((cache.series(&k.fast).ok()?, cache.series(&k.slow).ok()?, cache.series(&k.atr).ok()?)));
+        let cross = series
+            .and_then(|(fast, slow, atr)| (from..fast.len()).find(|&i| self.cross_at(i, fast, slow, atr).is_some()));
+        match (panic_at, cross) {
+            (Some(p), Some(c)) => Some(p.min(c)),
+            (p, c) => p.or(c),
+        }
     }
 
     fn on_init(&mut self, config: &StrategyConfig) -> Result<(), StrategyError> {

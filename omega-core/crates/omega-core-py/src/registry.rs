@@ -29,44 +29,106 @@ pub fn lookup(name: &str) -> Result<Arc<PluginHandle>, Vec<String>> {
 
 /// Register a strategy plugin capsule provided by package `provider`; returns the strategy name.
 ///
-/// Checks the capsule name, ABI major, table size and slots (E4007). The same name registered again
-/// by the same provider is a no-op; by another provider it is an E4002 conflict.
+/// Checks the capsule name, ABI major, table size, slots and declared strings (E4007), and, when
+/// `expected_name` is given, that the capsule's strategy has that name (E4002). The same name
+/// registered again by the same provider is a no-op; by another provider it is an E4002 conflict.
+/// On any error nothing is registered.
 #[pyfunction]
-fn register_plugin(py: Python<'_>, capsule: &Bound<'_, PyAny>, provider: &str) -> PyResult<String> {
-    let capsule = capsule.cast::<PyCapsule>().map_err(|_| {
-        err(
-            py,
-            StrategyError::PluginIncompatible {
-                reason: format!("plugin package '{provider}' supplied a {} instead of a PyCapsule", type_name(capsule)),
-            },
-        )
-    })?;
-    let handle = handle_from_capsule(capsule, provider).map_err(|e| to_pyerr(py, &e, &[("plugin", provider)]))?;
-    let name = handle.name().to_string();
+#[pyo3(signature = (capsule, provider, expected_name=None))]
+fn register_plugin(
+    py: Python<'_>,
+    capsule: &Bound<'_, PyAny>,
+    provider: &str,
+    expected_name: Option<&str>,
+) -> PyResult<String> {
+    let mut names = register_batch(py, &[(capsule.clone(), provider.to_string(), expected_name.map(String::from))])?;
+    Ok(names.pop().unwrap_or_default())
+}
+
+/// Register several capsules at once, all or nothing: `items` are `(capsule, provider,
+/// expected_name or None)`. Every capsule is validated and every name checked (against its expected
+/// name, the registry and the rest of the batch) before any is registered; the first problem is
+/// raised and the registry is left as it was. Returns the strategy names in order.
+#[pyfunction]
+fn register_plugins(py: Python<'_>, items: Vec<(Bound<'_, PyAny>, String, Option<String>)>) -> PyResult<Vec<String>> {
+    register_batch(py, &items)
+}
+
+fn register_batch(py: Python<'_>, items: &[(Bound<'_, PyAny>, String, Option<String>)]) -> PyResult<Vec<String>> {
+    let mut handles = Vec::with_capacity(items.len());
+    for (capsule, provider, expected) in items {
+        let capsule = capsule.cast::<PyCapsule>().map_err(|_| {
+            err(
+                py,
+                StrategyError::PluginIncompatible {
+                    reason: format!(
+                        "plugin package '{provider}' supplied a {} instead of a PyCapsule",
+                        type_name(capsule)
+                    ),
+                },
+            )
+        })?;
+        let handle = handle_from_capsule(capsule, provider).map_err(|e| to_pyerr(py, &e, &[("plugin", provider)]))?;
+        if let Some(expected) = expected {
+            if handle.name() != expected {
+                let e = StrategyError::ConfigError {
+                    reason: format!(
+                        "plugin package '{provider}': its capsule provides strategy '{}' but the spec names \
+                         '{expected}'",
+                        handle.name()
+                    ),
+                };
+                return Err(to_pyerr(
+                    py,
+                    &e,
+                    &[("plugin", provider), ("strategy", expected), ("capsule_strategy", handle.name())],
+                ));
+            }
+        }
+        handles.push(handle);
+    }
+    let names: Vec<String> = handles.iter().map(|h| h.name().to_string()).collect();
     // Decide under the lock, build any Python error after releasing it (building one runs Python
     // code, which may let another thread in that then needs the lock).
     let conflict = {
         let mut reg = registry();
-        match reg.get(&name) {
-            Some(old) if old.provider() == provider => None,
-            Some(old) => Some(old.provider().to_string()),
-            None => {
-                reg.insert(name.clone(), Arc::new(handle));
-                None
+        let mut conflict = None;
+        for (k, h) in handles.iter().enumerate() {
+            let earlier = handles[..k].iter().find(|o| o.name() == h.name()).map(|o| o.provider());
+            let owner = reg.get(h.name()).map(|o| o.provider()).or(earlier);
+            if let Some(owner) = owner.filter(|o| *o != h.provider()) {
+                conflict = Some((h.name().to_string(), h.provider().to_string(), owner.to_string()));
+                break;
             }
         }
+        if conflict.is_none() {
+            for h in handles {
+                // A re-registration by the same provider keeps the existing handle.
+                if !reg.contains_key(h.name()) {
+                    reg.insert(h.name().to_string(), Arc::new(h));
+                }
+            }
+        }
+        conflict
     };
     match conflict {
-        None => Ok(name),
-        Some(owner) => {
+        None => Ok(names),
+        Some((name, provider, owner)) => {
             let e = StrategyError::ConfigError {
                 reason: format!(
                     "strategy '{name}' from package '{provider}' conflicts with the one already registered by '{owner}'"
                 ),
             };
-            Err(to_pyerr(py, &e, &[("strategy", &name), ("plugin", provider), ("registered_by", &owner)]))
+            Err(to_pyerr(py, &e, &[("strategy", &name), ("plugin", &provider), ("registered_by", &owner)]))
         }
     }
+}
+
+/// Whether `name` is a valid strategy name (the rule plugin tables are checked against; the Python
+/// side's `omega.hookspecs` must agree, which a test checks).
+#[pyfunction]
+fn valid_strategy_name(name: &str) -> bool {
+    omega_core::plugin::valid_strategy_name(name)
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -98,7 +160,8 @@ impl StrategyRegistry {
         registry().keys().cloned().collect()
     }
 
-    /// `{name, version, core_version, provider, abi_minor}` of a registered strategy, or None.
+    /// `{name, version, core_version, provider, abi_minor, panic_unwind}` of a registered strategy
+    /// (`panic_unwind` is None for ABI 1.0 plugins, which do not declare it), or None.
     fn get<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
         let Some(h) = registry().get(name).cloned() else {
             return Ok(None);
@@ -109,6 +172,7 @@ impl StrategyRegistry {
         d.set_item("core_version", h.core_version())?;
         d.set_item("provider", h.provider())?;
         d.set_item("abi_minor", h.abi_minor())?;
+        d.set_item("panic_unwind", h.panic_unwind())?;
         Ok(Some(d))
     }
 
@@ -120,5 +184,7 @@ impl StrategyRegistry {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StrategyRegistry>()?;
     m.add("STRATEGY_REGISTRY", StrategyRegistry)?;
-    m.add_function(wrap_pyfunction!(register_plugin, m)?)
+    m.add_function(wrap_pyfunction!(register_plugin, m)?)?;
+    m.add_function(wrap_pyfunction!(register_plugins, m)?)?;
+    m.add_function(wrap_pyfunction!(valid_strategy_name, m)?)
 }

@@ -2,15 +2,18 @@
 //! same small strategy called directly vs through its `#[repr(C)]` table (`ForeignStrategy` →
 //! `extern "C"` thunk under `catch_unwind` → plugin-side façade). The difference is what the ABI
 //! adds per bar; the seed's limits are 1 µs (evaluate) and 500 ns (manage_position) per call.
+//! `plugin_abi_backtest` runs whole backtests through the table with per-bar calls (what an ABI 1.0
+//! plugin gets) and with the v1.1 `next_candidate` slot (the strategy's precomputed gate).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use omega_core::config::HtfAnchor;
+use omega_core::engine::run_backtest;
 use omega_core::indicators::MarketHost;
 use omega_core::market::MarketData;
 use omega_core::plugin::testing;
 use omega_core::{
-    DataSlice, Direction, IndicatorCache, IndicatorKey, Position, PositionAction, PriceSide, RustStrategy,
-    StrategyConfig, StrategyError, Timeframe, TradeSignal,
+    Capabilities, DataSlice, Direction, IndicatorCache, IndicatorKey, Position, PositionAction, PriceSide,
+    RustStrategy, StrategyConfig, StrategyError, Timeframe, TradeSignal,
 };
 
 /// Reads two series per bar and signals when the fast EMA is above the slow one by a margin that is
@@ -19,12 +22,18 @@ use omega_core::{
 struct TwoEma {
     fast: Vec<f64>,
     slow: Vec<f64>,
+    /// Bars where the entry condition holds (computed in `prepare`), for `next_candidate`.
+    candidates: Vec<usize>,
+    /// `params.gated`: declare `next_candidate` (else every bar is evaluated).
+    gated: bool,
+    /// `params.margin` (default 0.004, rarely reached): the EMA gap that signals.
+    margin: f64,
 }
 
 impl RustStrategy for TwoEma {
     fn evaluate(&self, s: &DataSlice<'_>, _cache: &IndicatorCache<'_>) -> Option<TradeSignal> {
         let (f, w) = (self.fast.get(s.index)?, self.slow.get(s.index)?);
-        (f - w > 0.004).then(|| {
+        (f - w > self.margin).then(|| {
             TradeSignal::new(Direction::Long, s.ask.close, s.bid.low - 0.001, None, String::new(), vec![], None, None)
         })
     }
@@ -38,10 +47,22 @@ impl RustStrategy for TwoEma {
     fn primary_timeframe(&self) -> Timeframe {
         Timeframe::M1
     }
+    fn on_init(&mut self, config: &StrategyConfig) -> Result<(), StrategyError> {
+        self.gated = config.params.get("gated").and_then(|v| v.as_bool()) == Some(true);
+        self.margin = config.params.get("margin").and_then(|v| v.as_f64()).unwrap_or(0.004);
+        Ok(())
+    }
     fn prepare(&mut self, cache: &IndicatorCache<'_>) -> Result<(), StrategyError> {
         self.fast = cache.series(&IndicatorKey::ema(PriceSide::Bid, 10))?.to_vec();
         self.slow = cache.series(&IndicatorKey::ema(PriceSide::Bid, 50))?.to_vec();
+        self.candidates = (0..self.fast.len()).filter(|&i| self.fast[i] - self.slow[i] > self.margin).collect();
         Ok(())
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { manages_positions: true, next_candidate: self.gated }
+    }
+    fn next_candidate(&self, from: usize, _: &IndicatorCache<'_>) -> Option<usize> {
+        self.candidates.get(self.candidates.partition_point(|&c| c < from)).copied()
     }
     fn name(&self) -> &str {
         "two_ema"
@@ -109,6 +130,26 @@ fn bench(c: &mut Criterion) {
             std::hint::black_box(foreign.manage_position(&position, &slices[i]))
         })
     });
+    g.finish();
+
+    // Whole backtests through the table: per-bar calls vs the strategy's own gate.
+    let n = 100_000;
+    let host = MarketHost::new(market(n), HtfAnchor::Utc);
+    let cache = IndicatorCache::new(&host).expect("cache");
+    let mut per_bar = StrategyConfig::new("EURUSD", "M1");
+    per_bar.params.insert("gated".into(), false.into());
+    per_bar.params.insert("margin".into(), 0.0004.into());
+    let mut gated = per_bar.clone();
+    gated.params.insert("gated".into(), true.into());
+    let every = testing::create::<TwoEma>(&per_bar, &host).expect("plugin instance");
+    let ranged = testing::create::<TwoEma>(&gated, &host).expect("plugin instance");
+    let a = run_backtest(&every, &cache, host.market(), &per_bar).expect("run");
+    let b = run_backtest(&ranged, &cache, host.market(), &gated).expect("run");
+    assert!(a.trades == b.trades && !a.trades.is_empty(), "same trades ({} vs {})", a.trades.len(), b.trades.len());
+    let mut g = c.benchmark_group("plugin_abi_backtest_100k");
+    g.sample_size(20);
+    g.bench_function("every_bar", |bch| bch.iter(|| run_backtest(&every, &cache, host.market(), &per_bar)));
+    g.bench_function("next_candidate", |bch| bch.iter(|| run_backtest(&ranged, &cache, host.market(), &gated)));
     g.finish();
 }
 

@@ -31,7 +31,7 @@ pub mod types;
 pub use config::{EngineConfig, StrategyConfig};
 pub use error::StrategyError;
 pub use indicators::{IndicatorCache, IndicatorKey, PriceSide};
-pub use strategy::RustStrategy;
+pub use strategy::{Capabilities, RustStrategy};
 pub use types::{CandleData, DataSlice, Direction, Position, PositionAction, Timeframe, TradeSignal};
 
 /// Version of the omega-core crate that built this binary (recorded in plugin tables).

@@ -6,6 +6,31 @@ use crate::error::StrategyError;
 use crate::indicators::IndicatorCache;
 use crate::types::{DataSlice, Position, PositionAction, Timeframe, TradeSignal};
 
+/// What the engine may skip for a strategy instance (read once, after `prepare`). The default
+/// (`Capabilities::EVERY_BAR`) is what every strategy gets unless it says otherwise: its
+/// `manage_position` is called for each open position on every bar, and its `evaluate` on every bar
+/// the entry gate allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `manage_position` can return something other than `Hold`. When `false` the engine never
+    /// calls it (and the result is the same as if it had returned `Hold`).
+    pub manages_positions: bool,
+    /// [`RustStrategy::next_candidate`] is implemented: the engine asks it for the next bar at
+    /// which `evaluate` can signal and calls nothing for the bars in between.
+    pub next_candidate: bool,
+}
+
+impl Capabilities {
+    /// Manages positions, no `next_candidate`: every allowed bar is evaluated.
+    pub const EVERY_BAR: Capabilities = Capabilities { manages_positions: true, next_candidate: false };
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self::EVERY_BAR
+    }
+}
+
 /// Core trait for every strategy the engine can run.
 ///
 /// Lifecycle (driven by the engine, in-process or through the plugin ABI):
@@ -45,6 +70,23 @@ pub trait RustStrategy: Send + Sync {
     /// Strategy version.
     fn version(&self) -> &str {
         "1.0.0"
+    }
+
+    /// Omega extension: what the engine may skip for this instance (read once, after `prepare`).
+    /// Declare `next_candidate: true` only together with an implementation of
+    /// [`next_candidate`](Self::next_candidate), and `manages_positions: false` only if
+    /// `manage_position` always returns `Hold`.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::EVERY_BAR
+    }
+
+    /// Omega extension (used when `capabilities().next_candidate`): the first bar index `>= from`
+    /// at which `evaluate` may return a signal, or `None` when no later bar can. The engine does not
+    /// call `evaluate` on the bars before it, so `evaluate` must return `None` on each of them (it
+    /// must not rely on being called on every bar; the entry gate already skips bars). Typically a
+    /// scan of a gate precomputed in `prepare`.
+    fn next_candidate(&self, from: usize, _cache: &IndicatorCache<'_>) -> Option<usize> {
+        Some(from)
     }
 
     /// Omega extension: an error the strategy hit during the last `evaluate`/`manage_position`

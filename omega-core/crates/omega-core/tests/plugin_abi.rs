@@ -4,8 +4,10 @@
 //! strategy source is compiled into this test binary (`#[path]` module) to compare against
 //! in-process calls. `unsafe` here is limited to loading the library and trusting its table.
 
+use std::ffi::c_void;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -13,10 +15,14 @@ use omega_core::config::HtfAnchor;
 use omega_core::engine::{run_backtest, EngineResult};
 use omega_core::indicators::MarketHost;
 use omega_core::market::MarketData;
-use omega_core::plugin::{ForeignStrategy, PluginHandle, PluginTable, ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL};
+use omega_core::plugin::abi::EvaluateFn;
+use omega_core::plugin::{
+    ErrorOut, ForeignStrategy, PluginHandle, PluginTable, SignalOut, ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL,
+    PLUGIN_TABLE_MIN_SIZE, PLUGIN_TABLE_SIZE,
+};
 use omega_core::{
-    Direction, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig, StrategyError, Timeframe,
-    TradeSignal,
+    Capabilities, Direction, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig, StrategyError,
+    Timeframe, TradeSignal,
 };
 
 /// The test strategy's source, compiled in-process for the comparisons.
@@ -28,21 +34,33 @@ use test_strategy::{SmaCross, STRATEGY_NAME, STRATEGY_VERSION};
 
 const PROVIDER: &str = "omega-test-plugin";
 
-/// Build the plugin cdylib in this test's target dir and profile; return its path.
-fn build_plugin() -> PathBuf {
+/// This test's Cargo profile (from its output dir) and target dir.
+fn own_profile() -> (String, PathBuf) {
     let exe = std::env::current_exe().expect("test executable path");
     // <target>/<profile>/deps/plugin_abi-<hash>
     let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir").to_path_buf();
     let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev".to_string(),
+        Some("debug") | None => "dev".to_string(),
         Some(other) => other.to_string(),
-        None => "dev".to_string(),
     };
+    (profile, target_dir)
+}
+
+/// Build the plugin cdylib in this test's target dir and profile; return its path.
+fn build_plugin() -> PathBuf {
+    let (profile, _) = own_profile();
+    build_plugin_in(&profile)
+}
+
+/// Build the plugin cdylib in this test's target dir with Cargo profile `profile`; return its path.
+fn build_plugin_in(profile: &str) -> PathBuf {
+    let (_, target_dir) = own_profile();
+    let profile_dir = target_dir.join(if profile == "dev" { "debug" } else { profile });
     let cargo = std::env::var("CARGO").ok().or(option_env!("CARGO").map(String::from)).unwrap_or("cargo".into());
     // Without the `python` feature: the cdylib then loads in a process without a Python runtime.
     let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "omega-test-plugin", "--lib", "--no-default-features", "--profile", &profile])
+        .args(["build", "--quiet", "-p", "omega-test-plugin", "--lib", "--no-default-features", "--profile", profile])
         .env("CARGO_TARGET_DIR", &target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
@@ -54,32 +72,34 @@ fn build_plugin() -> PathBuf {
     lib
 }
 
-/// The loaded, validated plugin (built and loaded once per test process). The library is copied to
-/// a private path first so that a concurrent build cannot replace the file while it is mapped.
+/// The loaded, validated plugin (built and loaded once per test process).
 fn plugin() -> &'static Arc<PluginHandle> {
     static PLUGIN: OnceLock<Arc<PluginHandle>> = OnceLock::new();
-    PLUGIN.get_or_init(|| {
-        let built = build_plugin();
-        let private = std::env::temp_dir().join(format!(
-            "omega-plugin-abi-{}{}",
-            std::process::id(),
-            std::env::consts::DLL_SUFFIX
-        ));
-        std::fs::copy(&built, &private).expect("copy the plugin library");
-        // SAFETY: loading runs the library's initialisers; the test plugin is our own Rust cdylib
-        // with no global constructors beyond Rust's runtime.
-        let lib = unsafe { libloading::Library::new(&private) }.expect("dlopen the test plugin");
-        let _ = std::fs::remove_file(&private);
-        // SAFETY: the symbol is the one `export_strategy!` generates, with exactly this signature.
-        let table = unsafe {
-            let entry: libloading::Symbol<'_, extern "C" fn() -> *const PluginTable> =
-                lib.get(ENTRY_SYMBOL.as_bytes()).expect("omega_strategy_plugin_v1 exported");
-            entry()
-        };
-        // SAFETY: the table is static in the library, which the handle keeps loaded (`with_owner`).
-        let handle = unsafe { PluginHandle::from_raw(table, PROVIDER) }.expect("valid plugin table");
-        Arc::new(handle.with_owner(Box::new(lib)))
-    })
+    PLUGIN.get_or_init(|| load(&build_plugin(), "own"))
+}
+
+/// `dlopen` a built plugin library and validate its table. The library is copied to a private path
+/// first so that a concurrent build cannot replace the file while it is mapped.
+fn load(built: &std::path::Path, tag: &str) -> Arc<PluginHandle> {
+    let private = std::env::temp_dir().join(format!(
+        "omega-plugin-abi-{}-{tag}{}",
+        std::process::id(),
+        std::env::consts::DLL_SUFFIX
+    ));
+    std::fs::copy(built, &private).expect("copy the plugin library");
+    // SAFETY: loading runs the library's initialisers; the test plugin is our own Rust cdylib
+    // with no global constructors beyond Rust's runtime.
+    let lib = unsafe { libloading::Library::new(&private) }.expect("dlopen the test plugin");
+    let _ = std::fs::remove_file(&private);
+    // SAFETY: the symbol is the one `export_strategy!` generates, with exactly this signature.
+    let table = unsafe {
+        let entry: libloading::Symbol<'_, extern "C" fn() -> *const PluginTable> =
+            lib.get(ENTRY_SYMBOL.as_bytes()).expect("omega_strategy_plugin_v1 exported");
+        entry()
+    };
+    // SAFETY: the table is static in the library, which the handle keeps loaded (`with_owner`).
+    let handle = unsafe { PluginHandle::from_raw(table, PROVIDER) }.expect("valid plugin table");
+    Arc::new(handle.with_owner(Box::new(lib)))
 }
 
 /// A copy of the plugin's static table, to tamper with.
@@ -158,6 +178,8 @@ fn the_loaded_table_declares_the_strategy() {
     assert_eq!(h.provider(), PROVIDER);
     assert_eq!(h.abi_minor(), ABI_MINOR);
     assert_eq!(h.table().abi_major, ABI_MAJOR);
+    assert_eq!(h.panic_unwind(), Some(true), "the workspace builds with panic = \"unwind\"");
+    assert!(h.table().capabilities.is_some() && h.table().next_candidate.is_some());
 }
 
 #[test]
@@ -264,7 +286,6 @@ fn fail_init_is_e4002() {
 #[test]
 fn tampered_tables_are_refused_with_every_problem_at_once() {
     let mut t = table_copy();
-    t.abi_major = 2;
     t.struct_size = 100; // too small: primary_timeframe, name and version fall outside
     t.evaluate = None;
     // SAFETY: `t` is a live local table of full size (it claims less).
@@ -273,10 +294,8 @@ fn tampered_tables_are_refused_with_every_problem_at_once() {
     let msg = e.to_string();
     for needle in [
         "'omega-test-plugin'",
-        "ABI 2.0",
         &format!("ABI {ABI_MAJOR}.{ABI_MINOR}"),
         &format!("omega-core {}", omega_core::CORE_VERSION),
-        "ABI major 2 != 1 required",
         "struct_size 100 < 120 required",
         "slot 'evaluate' is null",
         "slot 'primary_timeframe' missing",
@@ -288,15 +307,11 @@ fn tampered_tables_are_refused_with_every_problem_at_once() {
     assert_eq!(msg.matches("incompatible strategy plugin").count(), 1, "one error: {msg}");
 
     // Each problem alone is enough.
-    let mut major = table_copy();
-    major.abi_major = 0;
     let mut small = table_copy();
     small.struct_size = 64;
     let mut null = table_copy();
     null.manage_position = None;
-    for (bad, needle) in
-        [(major, "ABI major 0"), (small, "struct_size 64 < 120"), (null, "slot 'manage_position' is null")]
-    {
+    for (bad, needle) in [(small, "struct_size 64 < 120"), (null, "slot 'manage_position' is null")] {
         // SAFETY: as above.
         let e = unsafe { PluginHandle::from_raw(&bad, PROVIDER) }.unwrap_err();
         assert_eq!(e.code(), "E4007");
@@ -306,6 +321,126 @@ fn tampered_tables_are_refused_with_every_problem_at_once() {
     let good = table_copy();
     // SAFETY: as above; the copy's functions and strings live in the loaded library.
     assert!(unsafe { PluginHandle::from_raw(&good, PROVIDER) }.is_ok());
+}
+
+#[test]
+fn a_major_mismatch_is_one_e4007_without_slot_probing() {
+    for major in [0, 2, u32::MAX] {
+        let mut t = table_copy();
+        t.abi_major = major;
+        t.struct_size = 8; // nonsense that must not be looked at either
+        t.evaluate = None;
+        // SAFETY: `t` is live; only its header may be read.
+        let e = unsafe { PluginHandle::from_raw(&t, PROVIDER) }.unwrap_err();
+        assert_eq!(e.code(), "E4007");
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("ABI major {major} != {ABI_MAJOR} required")), "{msg}");
+        assert!(msg.contains("'omega-test-plugin'") && msg.contains("Rebuild"), "{msg}");
+        assert!(!msg.contains("slot") && !msg.contains("struct_size"), "no probing: {msg}");
+        assert_eq!(msg.matches("incompatible strategy plugin").count(), 1, "one error: {msg}");
+    }
+}
+
+/// Counts the calls of the loaded plugin's `evaluate` made through [`counting_evaluate`].
+static EVALUATE_CALLS: AtomicUsize = AtomicUsize::new(0);
+static REAL_EVALUATE: OnceLock<EvaluateFn> = OnceLock::new();
+
+unsafe extern "C" fn counting_evaluate(
+    handle: *mut c_void,
+    bar_index: u64,
+    out: *mut SignalOut,
+    err: *mut ErrorOut,
+) -> u32 {
+    EVALUATE_CALLS.fetch_add(1, Ordering::Relaxed);
+    let real = REAL_EVALUATE.get().expect("set before the table is used");
+    // SAFETY: forwarded unchanged to the plugin's own `evaluate`.
+    unsafe { real(handle, bar_index, out, err) }
+}
+
+/// The loaded table with `evaluate` counted, declared as ABI 1.`minor` of `struct_size` bytes.
+fn counted_table(minor: u32, struct_size: usize) -> PluginTable {
+    let mut t = table_copy();
+    REAL_EVALUATE.get_or_init(|| t.evaluate.expect("evaluate slot"));
+    t.evaluate = Some(counting_evaluate);
+    t.abi_minor = minor;
+    t.struct_size = struct_size as u32;
+    t
+}
+
+/// A backtest of `handle` over `host`; returns the result and how many `evaluate` calls crossed.
+fn counted_run(handle: PluginHandle, host: &MarketHost, cfg: &StrategyConfig) -> (EngineResult, usize) {
+    let cache = IndicatorCache::new(host).unwrap();
+    let s = ForeignStrategy::create(&Arc::new(handle), cfg, host).unwrap();
+    let before = EVALUATE_CALLS.load(Ordering::Relaxed);
+    let r = run_backtest(&s, &cache, host.market(), cfg).unwrap();
+    let calls = EVALUATE_CALLS.load(Ordering::Relaxed) - before;
+    s.close().unwrap();
+    (r, calls)
+}
+
+#[test]
+fn minor_versions_old_and_new_load_and_run_with_the_same_trades() {
+    let host = MarketHost::new(market(20_000, 17), HtfAnchor::Utc);
+    let cfg = config(serde_json::json!({"fast": 5, "slow": 20}));
+    let cache = IndicatorCache::new(&host).unwrap();
+    let expected = run_backtest(&in_process(&cfg, &cache), &cache, host.market(), &cfg).unwrap();
+    assert!(expected.trades.len() > 50, "the market trades ({})", expected.trades.len());
+
+    // v1.0: 120 bytes, no capabilities, no next_candidate. The bytes after it (our copy's v1.1
+    // fields) are not read: the core falls back to calling `evaluate` on every bar the gate allows.
+    let t10 = counted_table(0, PLUGIN_TABLE_MIN_SIZE);
+    // SAFETY: `t10` is live; its functions live in the loaded library (kept by `plugin()`).
+    let h10 = unsafe { PluginHandle::from_raw(&t10, PROVIDER) }.unwrap();
+    assert!(h10.table().next_candidate.is_none() && h10.table().capabilities.is_none());
+    let s10 = ForeignStrategy::create(&Arc::new(h10), &cfg, &host).unwrap();
+    assert_eq!(s10.capabilities(), Capabilities::EVERY_BAR);
+    drop(s10);
+    // SAFETY: as above.
+    let (r10, calls10) = counted_run(unsafe { PluginHandle::from_raw(&t10, PROVIDER) }.unwrap(), &host, &cfg);
+
+    // v1.1 (this core's minor): the engine asks next_candidate and evaluates only crossing bars.
+    let t11 = counted_table(1, PLUGIN_TABLE_SIZE);
+    // SAFETY: as above.
+    let (r11, calls11) = counted_run(unsafe { PluginHandle::from_raw(&t11, PROVIDER) }.unwrap(), &host, &cfg);
+
+    // v1.9 from a newer core: larger, with unknown trailing slots (never read, never called).
+    #[repr(C)]
+    struct Newer {
+        base: PluginTable,
+        unknown: [usize; 4],
+    }
+    let newer = Newer { base: counted_table(9, std::mem::size_of::<Newer>()), unknown: [0xdead_beef; 4] };
+    // SAFETY: `newer` is live and `struct_size` bytes long.
+    let (r19, calls19) = counted_run(unsafe { PluginHandle::from_raw(&newer.base, PROVIDER) }.unwrap(), &host, &cfg);
+
+    for r in [&r10, &r11, &r19] {
+        assert_same_result(r, &expected);
+    }
+    assert!(calls10 > 5_000, "v1.0 is evaluated on every bar the gate allows ({calls10} calls)");
+    assert!(calls10 > 10 * calls11, "v1.1 skips the bars between candidates ({calls11} vs {calls10})");
+    assert_eq!(calls11, calls19);
+    assert!(calls11 as u64 <= expected.metrics["signals"] as u64 + 1, "only candidate bars: {calls11}");
+    println!("evaluate calls over 20k bars: v1.0 {calls10}, v1.1 {calls11}");
+}
+
+#[test]
+fn a_plugin_built_in_another_profile_loads_and_runs_the_same() {
+    // The wheels are release builds; a strategy author's plugin may be a dev build (and the other
+    // way round). Build the plugin in the profile this test was not built in and compare.
+    let (own, _) = own_profile();
+    let other = if own == "release" { "dev" } else { "release" };
+    let handle = load(&build_plugin_in(other), other);
+    let host = MarketHost::new(market(5000, 23), HtfAnchor::Utc);
+    let cfg = config(serde_json::json!({"fast": 4, "slow": 15}));
+    let cache = IndicatorCache::new(&host).unwrap();
+    let foreign = ForeignStrategy::create(&handle, &cfg, &host).unwrap();
+    let via_other = run_backtest(&foreign, &cache, host.market(), &cfg).unwrap();
+    let direct = run_backtest(&in_process(&cfg, &cache), &cache, host.market(), &cfg).unwrap();
+    assert!(!direct.trades.is_empty());
+    assert_same_result(&via_other, &direct);
+    assert_eq!(handle.panic_unwind(), Some(true));
+    foreign.close().unwrap();
+    println!("a {other}-profile plugin ran in a {own}-profile core");
 }
 
 #[test]

@@ -240,6 +240,27 @@ pub(crate) fn invalid_signal(strategy: &dyn RustStrategy, i: usize, what: String
     StrategyError::InvalidSignal { reason: format!("strategy '{}' at bar {i}: {what}", strategy.name()) }
 }
 
+/// Whether bar `i` (allowed by the gate) is evaluated: always, unless the strategy answers
+/// `next_candidate`, whose answer also moves `next_eval` past the bars that cannot signal.
+#[inline]
+pub(crate) fn candidate(
+    strategy: &dyn RustStrategy,
+    cache: &IndicatorCache<'_>,
+    caps: crate::strategy::Capabilities,
+    i: usize,
+    next_eval: &mut usize,
+) -> Result<bool> {
+    if !caps.next_candidate {
+        return Ok(true);
+    }
+    let next = strategy.next_candidate(i, cache);
+    if let Some(e) = strategy.take_error() {
+        return Err(e);
+    }
+    *next_eval = next.unwrap_or(usize::MAX);
+    Ok(*next_eval <= i)
+}
+
 fn run_loop(
     strategy: &dyn RustStrategy,
     cache: &IndicatorCache<'_>,
@@ -269,6 +290,10 @@ fn run_loop(
     // `next_open`: the signal of bar i − 1, filled at bar i's open.
     let mut pending: Option<TradeSignal> = None;
     let fill = Fill { costs: &costs, sizer: &sizer, pip };
+    // What the strategy lets the loop skip (docs/abi.md "Capabilities"); `next_eval` is the first bar
+    // its `next_candidate` allows evaluating (bars before it cannot signal).
+    let caps = strategy.capabilities();
+    let mut next_eval = 0_usize;
 
     for i in 0..n {
         let t = cols.ts[i];
@@ -304,7 +329,7 @@ fn run_loop(
             }
 
             // 2. manage_position for every still-open position opened before bar i.
-            if pf.open.iter().any(|p| p.view.entry_index < i) {
+            if caps.manages_positions && pf.open.iter().any(|p| p.view.entry_index < i) {
                 let slice = cols.slice(symbol, tf, i);
                 let rate = fx.at_close(i)?;
                 let mut k = 0;
@@ -361,7 +386,7 @@ fn run_loop(
             last_signal,
             last_exit: pf.last_exit_bar.map(|k| (k, cols.ts[k] + tf_us)),
         };
-        if gate.allows(&state) {
+        if i >= next_eval && gate.allows(&state) && candidate(strategy, cache, caps, i, &mut next_eval)? {
             // 4. evaluate → optional signal → fill.
             let slice = cols.slice(symbol, tf, i);
             let signal = strategy.evaluate(&slice, cache);

@@ -13,7 +13,7 @@ use crate::strategy::RustStrategy;
 use crate::types::{Direction, TradeSignal};
 
 use super::gates::{in_sessions, minute_of_day_utc};
-use super::{check_inputs, invalid_signal, panic_error, Columns};
+use super::{candidate, check_inputs, invalid_signal, panic_error, Columns};
 
 /// One signalling bar.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,9 +66,14 @@ fn scan_loop(
     let symbol = config.symbol.as_str();
     let cols = Columns::new(market, n);
     let mut rows = Vec::new();
+    let caps = strategy.capabilities();
+    let mut next_eval = 0_usize;
     for i in 0..n {
         let t = cols.ts[i];
         if start.is_some_and(|s| t < s) {
+            continue;
+        }
+        if i < next_eval || !candidate(strategy, cache, caps, i, &mut next_eval)? {
             continue;
         }
         let slice = cols.slice(symbol, tf, i);

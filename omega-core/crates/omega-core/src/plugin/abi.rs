@@ -5,12 +5,14 @@
 use std::ffi::{c_void, CStr};
 use std::mem::{offset_of, size_of};
 
+use crate::error::{Result, StrategyError};
 use crate::indicators::IndicatorKey;
 
 /// ABI major: a table whose major differs is refused. Independent of the crate version.
 pub const ABI_MAJOR: u32 = 1;
-/// ABI minor: slots appended to the end of a table within a major.
-pub const ABI_MINOR: u32 = 0;
+/// ABI minor: slots appended to the end of a table within a major (v1.1: `flags`, `capabilities`,
+/// `next_candidate`).
+pub const ABI_MINOR: u32 = 1;
 /// Name of the `PyCapsule` a strategy wheel exposes (carries the major).
 pub const CAPSULE_NAME: &CStr = c"omega.strategy_plugin.v1";
 /// Exported symbol of a plugin cdylib returning `*const PluginTable` (used by dlopen tests).
@@ -34,6 +36,26 @@ pub const ACTION_MODIFY_STOP_LOSS: u32 = 1;
 pub const ACTION_MODIFY_TAKE_PROFIT: u32 = 2;
 /// `ActionOut::kind`: close the position, `reason` says why.
 pub const ACTION_CLOSE: u32 = 3;
+
+/// `PluginTable::flags` bit: the plugin was built with `panic = "unwind"`, so its thunks can catch a
+/// strategy panic (with `panic = "abort"` a panic would end the host process).
+pub const FLAG_PANIC_UNWIND: u64 = 1;
+/// Every `flags` bit this core knows (others are ignored: a newer plugin may set them).
+pub const KNOWN_FLAGS: u64 = FLAG_PANIC_UNWIND;
+
+/// Instance capability bit: `manage_position` may return something other than `Hold`.
+pub const CAP_MANAGES_POSITIONS: u64 = 1;
+/// Instance capability bit: the `next_candidate` slot answers for blocks of bars.
+pub const CAP_NEXT_CANDIDATE: u64 = 2;
+/// `next_candidate`'s answer when no later bar can signal.
+pub const NO_CANDIDATE: u64 = u64::MAX;
+
+/// Longest name or version string a plugin table may declare (bytes).
+pub const MAX_NAME_LEN: usize = 128;
+/// Longest text a plugin may hand over: signal reason, tag, meta key, close reason, error text (bytes).
+pub const MAX_TEXT_LEN: usize = 64 * 1024;
+/// Most tags or meta entries one signal may carry.
+pub const MAX_ITEMS: usize = 1024;
 
 /// A borrowed UTF-8 string `(ptr, len)`; `ptr` may be null only when `len == 0`.
 #[repr(C)]
@@ -64,6 +86,31 @@ impl StrView {
         } else {
             // SAFETY: the caller guarantees `ptr` is valid for `len` bytes for 'a.
             unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        }
+    }
+
+    /// An owned copy of a string the other side handed over, checked before it is trusted: a NULL
+    /// pointer with a length, a length beyond `cap` bytes (read nothing) and invalid UTF-8 are each an
+    /// E4007 naming `what`.
+    ///
+    /// # Safety
+    /// If non-null and within `cap`, `ptr` must be valid for `len` bytes.
+    pub unsafe fn read_checked(&self, cap: usize, what: &str) -> Result<String> {
+        let bad = |why: String| StrategyError::PluginIncompatible { reason: format!("plugin {what}: {why}") };
+        if self.len == 0 {
+            return Ok(String::new());
+        }
+        if self.ptr.is_null() {
+            return Err(bad(format!("NULL pointer with length {}", self.len)));
+        }
+        if self.len > cap {
+            return Err(bad(format!("length {} exceeds the limit of {cap} bytes", self.len)));
+        }
+        // SAFETY: non-null and within the cap; validity for `len` bytes is the caller's contract.
+        let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(e) => Err(bad(format!("not UTF-8 ({e})"))),
         }
     }
 
@@ -283,9 +330,17 @@ pub type ManagePositionFn = unsafe extern "C" fn(
 pub type TimeframeFn = unsafe extern "C" fn(handle: *mut c_void, out_minutes: *mut u32, err: *mut ErrorOut) -> u32;
 /// `name` / `version` of an instance (views valid until the instance is destroyed).
 pub type StrFn = unsafe extern "C" fn(handle: *mut c_void, out: *mut StrView, err: *mut ErrorOut) -> u32;
+/// v1.1 `capabilities` of an instance (`CAP_*` bits), read once after `create`.
+pub type CapabilitiesFn = unsafe extern "C" fn(handle: *mut c_void, out_caps: *mut u64, err: *mut ErrorOut) -> u32;
+/// v1.1 `next_candidate`: the first primary bar `>= from` at which `evaluate` may return a signal
+/// ([`NO_CANDIDATE`] when none), so that the bars in between need no call.
+pub type NextCandidateFn =
+    unsafe extern "C" fn(handle: *mut c_void, from: u64, out_next: *mut u64, err: *mut ErrorOut) -> u32;
 
 /// A strategy plugin: what `omega_core::export_strategy!` generates and the capsule points to.
-/// Static in the plugin; slots are only ever appended (minor bump).
+/// Static in the plugin; slots are only ever appended (minor bump). The v1.0 part (up to `version`,
+/// [`PLUGIN_TABLE_MIN_SIZE`] bytes) is frozen and required; every later field is optional, present
+/// only when the table's `struct_size` covers it (see [`PLUGIN_OPTIONAL`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct PluginTable {
@@ -306,6 +361,11 @@ pub struct PluginTable {
     pub primary_timeframe: Option<TimeframeFn>,
     pub name: Option<StrFn>,
     pub version: Option<StrFn>,
+    // --- v1.1 ---
+    /// Build flags (`FLAG_*` bits) of the plugin.
+    pub flags: u64,
+    pub capabilities: Option<CapabilitiesFn>,
+    pub next_candidate: Option<NextCandidateFn>,
 }
 
 // SAFETY: a plugin table is immutable; its strings are 'static in the plugin and its functions are
@@ -325,8 +385,18 @@ pub struct TableHeader {
     pub reserved: u32,
 }
 
-/// Size of a v1.0 plugin table: what the core requires.
+/// Size of a v1.0 plugin table: the frozen part every v1 table has (what the core requires).
+pub const PLUGIN_TABLE_MIN_SIZE: usize = 120;
+/// Size of the plugin table of this core's minor (what `export_strategy!` declares).
 pub const PLUGIN_TABLE_SIZE: usize = size_of::<PluginTable>();
+
+/// The optional fields after the v1.0 part: (name, byte offset, size, minor that added it). A field
+/// is read only when the table's `struct_size` covers it (older tables lack it and read as zero).
+pub const PLUGIN_OPTIONAL: [(&str, usize, usize, u32); 3] = [
+    ("flags", offset_of!(PluginTable, flags), size_of::<u64>(), 1),
+    ("capabilities", offset_of!(PluginTable, capabilities), size_of::<usize>(), 1),
+    ("next_candidate", offset_of!(PluginTable, next_candidate), size_of::<usize>(), 1),
+];
 /// Size of a v1.0 host table: what a plugin requires.
 pub const HOST_TABLE_SIZE: usize = size_of::<HostTable>();
 
@@ -397,7 +467,11 @@ const _: () = {
     assert!(size_of::<ActionOut>() == 32);
     assert!(offset_of!(ActionOut, value) == 8 && offset_of!(ActionOut, reason) == 16);
 
-    assert!(size_of::<PluginTable>() == 120);
+    assert!(PLUGIN_TABLE_MIN_SIZE == offset_of!(PluginTable, flags));
+    assert!(size_of::<PluginTable>() == 144);
+    assert!(offset_of!(PluginTable, flags) == 120);
+    assert!(offset_of!(PluginTable, capabilities) == 128);
+    assert!(offset_of!(PluginTable, next_candidate) == 136);
     assert!(offset_of!(PluginTable, abi_major) == 0);
     assert!(offset_of!(PluginTable, abi_minor) == 4);
     assert!(offset_of!(PluginTable, struct_size) == 8);
@@ -426,7 +500,14 @@ mod tests {
         for slots in [&PLUGIN_SLOTS[..], &HOST_SLOTS[..]] {
             assert!(slots.windows(2).all(|w| w[1].1 == w[0].1 + ptr), "slots are consecutive pointers");
         }
-        assert_eq!(PLUGIN_SLOTS.last().unwrap().1 + ptr, PLUGIN_TABLE_SIZE, "the last slot ends the table");
+        assert_eq!(PLUGIN_SLOTS.last().unwrap().1 + ptr, PLUGIN_TABLE_MIN_SIZE, "the last slot ends v1.0");
+        let mut end = PLUGIN_TABLE_MIN_SIZE;
+        for (_, off, size, minor) in PLUGIN_OPTIONAL {
+            assert_eq!(off, end, "optional fields are appended in order");
+            assert!((1..=ABI_MINOR).contains(&minor));
+            end = off + size;
+        }
+        assert_eq!(end, PLUGIN_TABLE_SIZE, "the optional fields end the table");
         assert_eq!(HOST_SLOTS.last().unwrap().1 + ptr, HOST_TABLE_SIZE);
         assert_eq!(offset_of!(PluginTable, struct_size), offset_of!(TableHeader, struct_size));
         assert_eq!(offset_of!(HostTable, abi_minor), offset_of!(TableHeader, abi_minor));
@@ -446,6 +527,19 @@ mod tests {
         // SAFETY: `bv` views the live `bad`; invalid UTF-8 is replaced, not trusted.
         assert_eq!(unsafe { bv.to_string_lossy() }, "\u{fffd}a");
         assert_eq!(F64View::new(&[1.0, 2.0]).len, 2);
+        // SAFETY: each view below is either live or refused before any read.
+        unsafe {
+            assert_eq!(v.read_checked(64, "s").unwrap(), s);
+            assert_eq!(StrView::EMPTY.read_checked(0, "s").unwrap(), "");
+            let e = v.read_checked(3, "signal reason").unwrap_err();
+            assert_eq!(e.code(), "E4007");
+            assert!(e.to_string().contains("signal reason: length 6 exceeds the limit of 3"), "{e}");
+            let huge = StrView { ptr: s.as_ptr(), len: 1 << 45 };
+            assert_eq!(huge.read_checked(MAX_TEXT_LEN, "name").unwrap_err().code(), "E4007");
+            let null = StrView { ptr: std::ptr::null(), len: 3 };
+            assert!(null.read_checked(64, "name").unwrap_err().to_string().contains("NULL pointer with length 3"));
+            assert!(bv.read_checked(64, "tag").unwrap_err().to_string().contains("not UTF-8"));
+        }
         assert_eq!(SignalOut::EMPTY.has_signal, 0);
         assert_eq!(ActionOut::EMPTY.kind, ACTION_HOLD);
         assert_eq!(ErrorOut::EMPTY.code, 0);

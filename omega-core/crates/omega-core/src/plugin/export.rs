@@ -11,8 +11,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::abi::{
     ActionOut, ErrorOut, HostTable, PluginTable, PositionView, SignalOut, StrView, ABI_MAJOR, ABI_MINOR, ACTION_CLOSE,
-    ACTION_HOLD, ACTION_MODIFY_STOP_LOSS, ACTION_MODIFY_TAKE_PROFIT, DIRECTION_LONG, DIRECTION_SHORT,
-    PLUGIN_TABLE_SIZE, STATUS_ERROR, STATUS_OK,
+    ACTION_HOLD, ACTION_MODIFY_STOP_LOSS, ACTION_MODIFY_TAKE_PROFIT, CAP_MANAGES_POSITIONS, CAP_NEXT_CANDIDATE,
+    DIRECTION_LONG, DIRECTION_SHORT, FLAG_PANIC_UNWIND, NO_CANDIDATE, PLUGIN_TABLE_SIZE, STATUS_ERROR, STATUS_OK,
 };
 use super::error_parts;
 use super::host::ForeignHost;
@@ -92,6 +92,10 @@ pub fn build_table<S: RustStrategy + Default + 'static>() -> PluginTable {
         primary_timeframe: Some(primary_timeframe::<S>),
         name: Some(name_of::<S>),
         version: Some(version_of::<S>),
+        // Evaluated in the plugin's build: the panic strategy is one setting for the whole crate graph.
+        flags: if cfg!(panic = "unwind") { FLAG_PANIC_UNWIND } else { 0 },
+        capabilities: Some(capabilities::<S>),
+        next_candidate: Some(next_candidate::<S>),
     }
 }
 
@@ -540,6 +544,58 @@ unsafe extern "C" fn version_of<S: RustStrategy + 'static>(
             }
             // SAFETY: non-null and writable; the version lives as long as the instance.
             out.write(StrView::new(&inst.version));
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn capabilities<S: RustStrategy + 'static>(
+    handle: *mut c_void,
+    out_caps: *mut u64,
+    err: *mut ErrorOut,
+) -> u32 {
+    // SAFETY: handle contract forwarded from the ABI (see `with_instance`).
+    unsafe {
+        with_instance::<S>(handle, err, |inst| {
+            if out_caps.is_null() {
+                return Err(StrategyError::InternalError { reason: "capabilities(): null out".into() });
+            }
+            let c = inst.strategy.capabilities();
+            let bits = if c.manages_positions { CAP_MANAGES_POSITIONS } else { 0 }
+                | if c.next_candidate { CAP_NEXT_CANDIDATE } else { 0 };
+            // SAFETY: non-null and writable.
+            out_caps.write(bits);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn next_candidate<S: RustStrategy + 'static>(
+    handle: *mut c_void,
+    from: u64,
+    out_next: *mut u64,
+    err: *mut ErrorOut,
+) -> u32 {
+    // SAFETY: handle contract forwarded from the ABI (see `with_instance`).
+    unsafe {
+        with_instance::<S>(handle, err, |inst| {
+            if out_next.is_null() {
+                return Err(StrategyError::InternalError { reason: "next_candidate(): null out".into() });
+            }
+            let n = inst.bars.len() as u64;
+            let next = if from >= n {
+                NO_CANDIDATE
+            } else {
+                match inst.strategy.next_candidate(from as usize, &inst.cache) {
+                    Some(c) if (c as u64) < n => c as u64,
+                    _ => NO_CANDIDATE,
+                }
+            };
+            if let Some(e) = inst.strategy.take_error() {
+                return Err(e);
+            }
+            // SAFETY: non-null and writable.
+            out_next.write(next);
             Ok(())
         })
     }

@@ -11,16 +11,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::abi::{
-    ActionOut, DestroyFn, ErrorOut, EvaluateFn, ManagePositionFn, PositionView, SignalOut, StrView, ACTION_CLOSE,
-    ACTION_HOLD, ACTION_MODIFY_STOP_LOSS, ACTION_MODIFY_TAKE_PROFIT, DIRECTION_LONG, DIRECTION_SHORT, STATUS_OK,
+    ActionOut, DestroyFn, ErrorOut, EvaluateFn, ManagePositionFn, NextCandidateFn, PositionView, SignalOut, StrView,
+    ACTION_CLOSE, ACTION_HOLD, ACTION_MODIFY_STOP_LOSS, ACTION_MODIFY_TAKE_PROFIT, CAP_MANAGES_POSITIONS,
+    CAP_NEXT_CANDIDATE, DIRECTION_LONG, DIRECTION_SHORT, MAX_ITEMS, MAX_NAME_LEN, MAX_TEXT_LEN, NO_CANDIDATE,
+    STATUS_OK,
 };
 use super::handle::PluginHandle;
-use super::host::{foreign_slice, HostGuard};
+use super::host::HostGuard;
 use super::read_error;
 use crate::config::StrategyConfig;
 use crate::error::{Result, StrategyError};
 use crate::indicators::{IndicatorCache, IndicatorHost};
-use crate::strategy::RustStrategy;
+use crate::strategy::{Capabilities, RustStrategy};
 use crate::types::{DataSlice, Direction, Position, PositionAction, Timeframe, TradeSignal};
 
 /// The plugin's instance pointer; only touched under `ForeignStrategy::handle`'s lock.
@@ -36,6 +38,9 @@ pub struct ForeignStrategy<'h> {
     evaluate_fn: EvaluateFn,
     manage_fn: ManagePositionFn,
     destroy_fn: DestroyFn,
+    /// v1.1 slot, used only when the instance declares `CAP_NEXT_CANDIDATE` (else `None`).
+    next_candidate_fn: Option<NextCandidateFn>,
+    capabilities: Capabilities,
     handle: Mutex<RawHandle>,
     has_error: AtomicBool,
     error: Mutex<Option<StrategyError>>,
@@ -49,6 +54,16 @@ pub struct ForeignStrategy<'h> {
 fn missing(plugin: &PluginHandle, slot: &str) -> StrategyError {
     StrategyError::PluginIncompatible {
         reason: format!("plugin package '{}': slot '{slot}' is null", plugin.provider()),
+    }
+}
+
+/// Name the plugin package in an E4007 about what it handed over.
+fn in_package(e: StrategyError, plugin: &PluginHandle) -> StrategyError {
+    match e {
+        StrategyError::PluginIncompatible { reason } => StrategyError::PluginIncompatible {
+            reason: format!("plugin package '{}' (strategy '{}'): {reason}", plugin.provider(), plugin.name()),
+        },
+        other => other,
     }
 }
 
@@ -97,6 +112,8 @@ impl<'h> ForeignStrategy<'h> {
             evaluate_fn,
             manage_fn,
             destroy_fn,
+            next_candidate_fn: None,
+            capabilities: Capabilities::EVERY_BAR,
             handle: Mutex::new(RawHandle(raw)),
             has_error: AtomicBool::new(false),
             error: Mutex::new(None),
@@ -121,7 +138,21 @@ impl<'h> ForeignStrategy<'h> {
                 plugin.name()
             ),
         })?;
-        for (slot, dst) in [(name_fn, &mut s.name), (version_fn, &mut s.version)] {
+        let configured = config.primary_timeframe()?;
+        if s.timeframe != configured {
+            return Err(StrategyError::param(
+                "timeframe",
+                format!(
+                    "strategy '{}' (plugin package '{}') runs on {} bars, but the config's timeframe is {configured}",
+                    plugin.name(),
+                    plugin.provider(),
+                    s.timeframe
+                ),
+            ));
+        }
+        for (slot, dst, what) in
+            [(name_fn, &mut s.name, "instance name"), (version_fn, &mut s.version, "instance version")]
+        {
             let mut v = StrView::EMPTY;
             // SAFETY: as above.
             let status = unsafe { slot(raw, &mut v, &mut err) };
@@ -129,8 +160,22 @@ impl<'h> ForeignStrategy<'h> {
                 // SAFETY: as above.
                 return Err(with_strategy_name(unsafe { read_error(&err) }, plugin.name()));
             }
-            // SAFETY: the plugin keeps the string alive as long as the instance.
-            *dst = unsafe { v.to_string_lossy() };
+            // SAFETY: the plugin keeps the string alive as long as the instance; checked before read.
+            *dst = unsafe { v.read_checked(MAX_NAME_LEN, what) }.map_err(|e| in_package(e, plugin))?;
+        }
+        // v1.1: what the engine may skip. An older plugin has no slot: every bar, as before.
+        if let Some(caps_fn) = t.capabilities {
+            let mut bits = 0u64;
+            // SAFETY: as above.
+            let status = unsafe { caps_fn(raw, &mut bits, &mut err) };
+            if status != STATUS_OK {
+                // SAFETY: as above.
+                return Err(with_strategy_name(unsafe { read_error(&err) }, plugin.name()));
+            }
+            let next = bits & CAP_NEXT_CANDIDATE != 0 && t.next_candidate.is_some();
+            s.capabilities =
+                Capabilities { manages_positions: bits & CAP_MANAGES_POSITIONS != 0, next_candidate: next };
+            s.next_candidate_fn = if next { t.next_candidate } else { None };
         }
         Ok(s)
     }
@@ -201,13 +246,22 @@ pub unsafe fn read_signal(out: &SignalOut) -> Result<TradeSignal> {
         DIRECTION_SHORT => Direction::Short,
         d => return Err(StrategyError::InvalidSignal { reason: format!("unknown direction code {d}") }),
     };
-    // SAFETY: forwarded to the caller for every view.
+    // SAFETY: forwarded to the caller for every view; counts and lengths are checked against their
+    // caps (and NULL against a length) before anything is read.
     unsafe {
-        let tags = foreign_slice(out.tags, out.tags_len, "signal tags")?.iter().map(|t| t.to_string_lossy()).collect();
+        let tag_views = plugin_slice(out.tags, out.tags_len, "signal tags")?;
+        let mut tags = Vec::with_capacity(tag_views.len());
+        for t in tag_views {
+            tags.push(t.read_checked(MAX_TEXT_LEN, "signal tag")?);
+        }
         let meta = if out.has_meta != 0 {
-            let keys = foreign_slice(out.meta_keys, out.meta_len, "signal meta keys")?;
-            let values = foreign_slice(out.meta_values, out.meta_len, "signal meta values")?;
-            Some(keys.iter().zip(values).map(|(k, v)| (k.to_string_lossy(), *v)).collect::<HashMap<_, _>>())
+            let keys = plugin_slice(out.meta_keys, out.meta_len, "signal meta keys")?;
+            let values = plugin_slice(out.meta_values, out.meta_len, "signal meta values")?;
+            let mut meta = HashMap::with_capacity(keys.len());
+            for (k, v) in keys.iter().zip(values) {
+                meta.insert(k.read_checked(MAX_TEXT_LEN, "signal meta key")?, *v);
+            }
+            Some(meta)
         } else {
             None
         };
@@ -216,12 +270,35 @@ pub unsafe fn read_signal(out: &SignalOut) -> Result<TradeSignal> {
             out.entry_price,
             out.stop_loss,
             (out.has_take_profit != 0).then_some(out.take_profit),
-            out.reason.to_string_lossy(),
+            out.reason.read_checked(MAX_TEXT_LEN, "signal reason")?,
             tags,
             (out.has_scenario != 0).then_some(out.scenario),
             meta,
         ))
     }
+}
+
+/// A plugin-owned array `(ptr, len)`, checked before use: more than [`MAX_ITEMS`] entries, NULL with
+/// a length, or a misaligned pointer is an E4007 naming `what`.
+///
+/// # Safety
+/// If non-null, aligned and within the cap, `ptr` must be valid for `len` reads of `T` for `'a`.
+unsafe fn plugin_slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    let bad = |why: String| StrategyError::PluginIncompatible { reason: format!("plugin {what}: {why}") };
+    if len > MAX_ITEMS {
+        return Err(bad(format!("{len} entries exceed the limit of {MAX_ITEMS}")));
+    }
+    if ptr.is_null() {
+        return Err(bad(format!("NULL pointer with length {len}")));
+    }
+    if !ptr.is_aligned() {
+        return Err(bad("misaligned pointer".to_string()));
+    }
+    // SAFETY: non-null, aligned, within the cap; validity is the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
 /// The position as the plugin sees it (borrows the symbol).
@@ -297,7 +374,8 @@ impl RustStrategy for ForeignStrategy<'_> {
             ACTION_MODIFY_STOP_LOSS => Ok(PositionAction::ModifyStopLoss { new_sl: out.value }),
             ACTION_MODIFY_TAKE_PROFIT => Ok(PositionAction::ModifyTakeProfit { new_tp: out.value }),
             // SAFETY: the reason stays valid until the next call on this handle (we hold the lock).
-            ACTION_CLOSE => Ok(PositionAction::Close { reason: unsafe { out.reason.to_string_lossy() } }),
+            ACTION_CLOSE => unsafe { out.reason.read_checked(MAX_TEXT_LEN, "close reason") }
+                .map(|reason| PositionAction::Close { reason }),
             k => Err(StrategyError::InvalidSignal { reason: format!("unknown position action code {k}") }),
         };
         drop(h);
@@ -309,6 +387,33 @@ impl RustStrategy for ForeignStrategy<'_> {
 
     fn primary_timeframe(&self) -> Timeframe {
         self.timeframe
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// Through the v1.1 slot when the plugin has it and declared it; otherwise every bar is a
+    /// candidate (the per-bar calls of a v1.0 plugin).
+    fn next_candidate(&self, from: usize, _cache: &IndicatorCache<'_>) -> Option<usize> {
+        let Some(f) = self.next_candidate_fn else {
+            return Some(from);
+        };
+        let h = self.lock();
+        let mut next = NO_CANDIDATE;
+        let mut err = ErrorOut::EMPTY;
+        // SAFETY: as in `evaluate`.
+        let status = unsafe { f(h.0, from as u64, &mut next, &mut err) };
+        if status != STATUS_OK {
+            // SAFETY: as in `evaluate`.
+            let e = unsafe { read_error(&err) };
+            drop(h);
+            self.set_error(e);
+            return None;
+        }
+        drop(h);
+        // A contract breach (an index before `from`) costs a call, never a skipped signal.
+        (next != NO_CANDIDATE).then(|| usize::try_from(next).map_or(usize::MAX, |c| c.max(from)))
     }
 
     /// Already done by the plugin's `create` (with the config given to [`ForeignStrategy::create`]).
@@ -337,5 +442,48 @@ impl RustStrategy for ForeignStrategy<'_> {
         let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
         self.has_error.store(false, Ordering::Release);
         slot.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long_signal() -> SignalOut {
+        SignalOut { has_signal: 1, entry_price: 1.1, stop_loss: 1.0, ..SignalOut::EMPTY }
+    }
+
+    #[test]
+    fn hostile_signal_views_are_e4007_blamed_on_the_plugin() {
+        let tag = StrView::new("t");
+        let cases: [(SignalOut, &str); 6] = [
+            (SignalOut { tags_len: 3, ..long_signal() }, "plugin signal tags: NULL pointer with length 3"),
+            (SignalOut { tags: &tag, tags_len: 1 << 40, ..long_signal() }, "plugin signal tags: 1099511627776 entries"),
+            (
+                SignalOut { has_meta: 1, meta_keys: &tag, meta_len: 1, ..long_signal() },
+                "plugin signal meta values: NULL pointer with length 1",
+            ),
+            (
+                SignalOut { reason: StrView { ptr: tag.ptr, len: 1 << 45 }, ..long_signal() },
+                "plugin signal reason: length 35184372088832 exceeds the limit of 65536",
+            ),
+            (
+                SignalOut { reason: StrView { ptr: std::ptr::null(), len: 4 }, ..long_signal() },
+                "plugin signal reason: NULL pointer with length 4",
+            ),
+            (SignalOut { direction: 7, ..long_signal() }, "unknown direction code 7"),
+        ];
+        for (out, needle) in cases {
+            // SAFETY: every view is either live (`tag`) or refused before it is read.
+            let e = unsafe { read_signal(&out) }.unwrap_err();
+            assert!(e.to_string().contains(needle), "{needle:?} not in {e}");
+            let expected = if needle.starts_with("unknown") { "E4006" } else { "E4007" };
+            assert_eq!(e.code(), expected, "{e}");
+        }
+        let ok = SignalOut { tags: &tag, tags_len: 1, reason: StrView::new("why"), ..long_signal() };
+        // SAFETY: all views are live.
+        let s = unsafe { read_signal(&ok) }.unwrap();
+        assert_eq!(s.parts().tags, ["t"]);
+        assert_eq!(s.parts().reason, "why");
     }
 }

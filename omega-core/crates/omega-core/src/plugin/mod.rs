@@ -19,10 +19,10 @@ pub mod testing;
 
 pub use abi::{
     ActionOut, BarsView, ErrorOut, F64View, HostTable, PluginTable, PositionView, SignalOut, StrView, ABI_MAJOR,
-    ABI_MINOR, CAPSULE_NAME, ENTRY_SYMBOL,
+    ABI_MINOR, CAPSULE_NAME, ENTRY_SYMBOL, PLUGIN_TABLE_MIN_SIZE, PLUGIN_TABLE_SIZE,
 };
 pub use foreign::ForeignStrategy;
-pub use handle::{check_capsule_name, PluginHandle};
+pub use handle::{check_capsule_name, valid_strategy_name, PluginHandle};
 pub use host::HostGuard;
 
 use crate::error::StrategyError;
@@ -63,13 +63,26 @@ pub fn error_from_parts(code: u32, subject: String, message: String) -> Strategy
     }
 }
 
-/// Read an `ErrorOut` written by the other side into an owned error.
+/// Read an `ErrorOut` written by the other side into an owned error. Its texts are checked like
+/// every string from a plugin (NULL with a length, beyond [`abi::MAX_TEXT_LEN`], not UTF-8): such an
+/// error text becomes an E4007 saying so, with the code it carried.
 ///
 /// # Safety
 /// The views in `err` must be valid (as the writer guarantees until its next call).
 pub unsafe fn read_error(err: &ErrorOut) -> StrategyError {
-    // SAFETY: forwarded to the caller.
-    let (subject, message) = unsafe { (err.subject.to_string_lossy(), err.message.to_string_lossy()) };
+    // SAFETY: forwarded to the caller; lengths beyond the cap are refused before any read.
+    let texts = unsafe {
+        err.subject
+            .read_checked(abi::MAX_TEXT_LEN, "error subject")
+            .and_then(|s| err.message.read_checked(abi::MAX_TEXT_LEN, "error message").map(|m| (s, m)))
+    };
+    let (subject, message) = match texts {
+        Ok(t) => t,
+        Err(StrategyError::PluginIncompatible { reason }) => {
+            return StrategyError::PluginIncompatible { reason: format!("{reason} (an error with code {})", err.code) }
+        }
+        Err(other) => return other,
+    };
     if err.code == 0 {
         return StrategyError::InternalError { reason: format!("plugin call failed without an error code: {message}") };
     }

@@ -527,4 +527,99 @@ pub(crate) mod tests {
         });
         assert!(shared.take_error().is_none());
     }
+
+    #[test]
+    fn the_plugin_timeframe_must_match_the_config() {
+        let host = TinyHost::new(10);
+        let mut cfg = config(serde_json::json!({}));
+        cfg.timeframe = "M5".into(); // Probe runs on M1
+        let e = create::<Probe>(&cfg, &host).err().expect("refused");
+        assert_eq!(e.code(), "E4002");
+        assert!(e.to_string().contains("runs on M1 bars, but the config's timeframe is M5"), "{e}");
+    }
+
+    static SPARSE_EVALS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Signals on bars `i % 7 == 3`. With `skip`, it declares both capabilities: the engine must then
+    /// never call `manage_position` (it panics) and evaluate only the bars `next_candidate` names.
+    #[derive(Default)]
+    struct Sparse {
+        skip: bool,
+    }
+
+    impl RustStrategy for Sparse {
+        fn evaluate(&self, s: &DataSlice<'_>, _: &IndicatorCache<'_>) -> Option<TradeSignal> {
+            SPARSE_EVALS.fetch_add(1, Ordering::Relaxed);
+            (s.index % 7 == 3).then(|| {
+                let e = s.ask.close;
+                TradeSignal::new(Direction::Long, e, e - 0.0004, Some(e + 0.0004), "sparse".into(), vec![], None, None)
+            })
+        }
+        fn manage_position(&self, _: &Position, _: &DataSlice<'_>) -> PositionAction {
+            assert!(!self.skip, "manage_position called although the strategy declared it does not manage");
+            PositionAction::Hold
+        }
+        fn primary_timeframe(&self) -> Timeframe {
+            Timeframe::M1
+        }
+        fn on_init(&mut self, config: &StrategyConfig) -> Result<()> {
+            self.skip = config.params.get("skip").and_then(|v| v.as_bool()) == Some(true);
+            Ok(())
+        }
+        fn capabilities(&self) -> crate::Capabilities {
+            if self.skip {
+                crate::Capabilities { manages_positions: false, next_candidate: true }
+            } else {
+                crate::Capabilities::EVERY_BAR
+            }
+        }
+        fn next_candidate(&self, from: usize, _: &IndicatorCache<'_>) -> Option<usize> {
+            Some(from + (7 + 3 - from % 7) % 7)
+        }
+        fn name(&self) -> &str {
+            "sparse"
+        }
+    }
+
+    fn sine_market(n: usize) -> MarketData {
+        let ts: Vec<i64> = (0..n as i64).map(|i| 1_704_232_800_000_000 + i * 60_000_000).collect();
+        let c: Vec<f64> = (0..n).map(|i| 1.1 + 0.001 * ((i as f64) / 9.0).sin()).collect();
+        let h: Vec<f64> = c.iter().map(|x| x + 0.0003).collect();
+        let l: Vec<f64> = c.iter().map(|x| x - 0.0003).collect();
+        let up = |v: &Vec<f64>| v.iter().map(|x| x + 0.0001).collect::<Vec<f64>>();
+        let cols =
+            [c.clone(), h.clone(), l.clone(), c.clone(), vec![1.0; n], up(&c), up(&h), up(&l), up(&c), vec![1.0; n]];
+        MarketData::from_vecs("EURUSD", Timeframe::M1, ts, cols, false).unwrap()
+    }
+
+    #[test]
+    fn capabilities_skip_calls_without_changing_results() {
+        let market = sine_market(3000);
+        let mut cfg = config(serde_json::json!({"skip": false}));
+        cfg.engine.max_open_positions = 3;
+        let count = |f: &dyn Fn() -> EngineResult| {
+            let before = SPARSE_EVALS.load(Ordering::Relaxed);
+            let r = f();
+            (r, SPARSE_EVALS.load(Ordering::Relaxed) - before)
+        };
+        let (every_bar, n_every) = count(&|| run_in_process::<Sparse>(&market, &cfg).unwrap());
+        let mut skip_cfg = cfg.clone();
+        skip_cfg.params.insert("skip".into(), true.into());
+        let (skipping, n_skip) = count(&|| run_in_process::<Sparse>(&market, &skip_cfg).unwrap());
+        assert!(every_bar.trades.len() > 100, "{}", every_bar.trades.len());
+        assert!(every_bar.trades == skipping.trades, "skipping bars changed the trades");
+        assert_eq!(every_bar.equity_curve, skipping.equity_curve);
+        assert!(n_skip * 5 < n_every, "evaluate calls: {n_skip} with next_candidate vs {n_every}");
+
+        // The scan asks next_candidate too, with the same rows.
+        let host = MarketHost::new(market.clone(), cfg.engine.htf_anchor);
+        let cache = IndicatorCache::new(&host).unwrap();
+        let scan = |c: &StrategyConfig| {
+            let s = create::<Sparse>(c, &host).unwrap();
+            crate::engine::scan_signals(&s, &cache, host.market(), c).unwrap()
+        };
+        let (a, b) = (scan(&cfg), scan(&skip_cfg));
+        assert_eq!(a.len(), 3000 / 7 + usize::from(3000 % 7 > 3));
+        assert!(a == b);
+    }
 }
