@@ -31,6 +31,9 @@ PY_DEPS = [
     "pandas>=2.1",
     "pluggy>=1.5",
     "pydantic>=2.6",
+    "tqdm>=4.66",
+    # the Dask sweep test (tests/test_sweep_dask.py) and docs/sweeps.md start a loopback LocalCluster
+    "dask[distributed]>=2024.1",
 ]
 
 nox.options.default_venv_backend = "venv"
