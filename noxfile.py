@@ -31,6 +31,9 @@ PY_DEPS = [
     "pandas>=2.1",
     "pluggy>=1.5",
     "pydantic>=2.6",
+    "tqdm>=4.66",
+    # the Dask sweep test (tests/test_sweep_dask.py) and docs/sweeps.md start a loopback LocalCluster
+    "dask[distributed]>=2024.1",
 ]
 
 nox.options.default_venv_backend = "venv"
@@ -132,6 +135,29 @@ def bench(session: nox.Session) -> None:
     install_omega(session)
     session.run("python", str(ROOT / "tests" / "bench" / "bench_backtest.py"))
     session.run("python", str(ROOT / "tests" / "bench" / "bench_scan_vs_backtest.py"))
+    # issue 12: the hand-written limit vs omega.sweep of the template's rule, MRZ sweeps, scaling, memory
+    session.run("cargo", "build", "--release", "-p", "omega-bench-limit", external=True, env=CARGO_ENV)
+    install_template_wheel(session)
+    session.run("python", str(ROOT / "tests" / "bench" / "bench_sweep.py"), env=CARGO_ENV)
+
+
+def install_template_wheel(session: nox.Session) -> None:
+    """Render templates/strategy with its defaults (strategy `ema_atr_breakout`), build and install it."""
+    session.install("cookiecutter>=2.5")
+    out = Path(session.create_tmp()) / "template"
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    core = ROOT / "omega-core" / "crates" / "omega-core"
+    session.run(
+        "cookiecutter", str(ROOT / "templates" / "strategy"), "--no-input", "-o", str(out), f"omega_core_path={core}"
+    )
+    (project,) = out.iterdir()
+    wheels = out / "wheels"
+    with session.chdir(project):
+        session.run("maturin", "build", "--release", "-o", str(wheels), env=CARGO_ENV)
+    session.install("--force-reinstall", "--no-deps", *[str(w) for w in wheels.glob("*.whl")])
 
 
 @nox.session

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -21,3 +22,18 @@ def test_python_examples_run(doc: str, zscore_plugin: str) -> None:
     assert blocks, f"{doc} has no python examples"
     for block in blocks:
         exec(compile(block, f"{doc}:example", "exec"), {"__name__": "__doc_example__"})
+
+
+SWEEP_BLOCKS = _python_blocks(ROOT / "docs" / "sweeps.md")
+# Blocks that need an optional package: the package and why it is not a test dependency.
+OPTIONAL = {"optuna": "Optuna is an optional extra of the optimiser example, not a dependency of Omega"}
+
+
+@pytest.mark.parametrize("index", range(len(SWEEP_BLOCKS)), ids=[f"block{i}" for i in range(len(SWEEP_BLOCKS))])
+def test_sweep_doc_examples_run(index: int, zscore_plugin: str) -> None:
+    """Every ```python block of docs/sweeps.md executes (the Dask one starts a loopback cluster)."""
+    block = SWEEP_BLOCKS[index]
+    for module, why in OPTIONAL.items():
+        if re.search(rf"^import {module}\b", block, flags=re.MULTILINE) and importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed: {why}")
+    exec(compile(block, f"docs/sweeps.md:block{index}", "exec"), {"__name__": "__doc_example__"})

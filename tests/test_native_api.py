@@ -404,6 +404,9 @@ PRIVATE = {
     "abi_version": "diagnostics",
     "core_version": "diagnostics (omega version command)",
     "CAPSULE_NAME": "for plugin authors",
+    "run_sweep_rust": "called by omega.sweep",
+    "SweepControl": "progress and cancel of a running omega.sweep",
+    "default_cache_bytes": "the sweep store's default budget (docs/sweeps.md)",
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from omega import bridge, config, data, errors, hookspecs, plugins, results
+from omega import bridge, config, data, errors, hookspecs, plugins, results, sweeps
 from omega.api import list_strategies, resolve_backend, run_backtest
 from omega.config import BacktestConfig, EngineSettings, StrategyConfig
 from omega.errors import (
@@ -28,6 +28,8 @@ from omega.errors import (
 from omega.hookspecs import StrategySpec, hookimpl
 from omega.plugins import get_strategy, register_plugin
 from omega.scan import scan_signals
+from omega.sweeps import SweepResult, sweep
+from omega.walk_forward import WalkForwardResult, walk_forward
 
 try:
     __version__ = version("omega-core")
@@ -49,6 +51,8 @@ __all__ = [
     "StrategyNotFoundError",
     "StrategyPanicError",
     "StrategySpec",
+    "SweepResult",
+    "WalkForwardResult",
     "__version__",
     "bridge",
     "config",
@@ -66,4 +70,7 @@ __all__ = [
     "results",
     "run_backtest",
     "scan_signals",
+    "sweep",
+    "sweeps",
+    "walk_forward",
 ]

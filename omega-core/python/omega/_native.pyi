@@ -37,16 +37,19 @@ __all__ = [
     "StrategyNotFoundError",
     "StrategyPanicError",
     "StrategyRegistry",
+    "SweepControl",
     "TradeResult",
     "__version__",
     "abi_version",
     "core_version",
+    "default_cache_bytes",
     "indicator_kinds",
     "indicator_series",
     "native_call_count",
     "register_plugin",
     "register_plugins",
     "run_backtest_rust",
+    "run_sweep_rust",
     "scan_signals_rust",
     "valid_strategy_name",
     "validate_candles",
@@ -256,9 +259,40 @@ def run_backtest_rust(
     ``conversion`` maps pair names to conversion candles (docs/engine.md "Account currency")."""
 
 def native_call_count() -> int:
-    """How many times Python entered `run_backtest_rust` or `scan_signals_rust` in this process."""
+    """How many times Python entered `run_backtest_rust`, `scan_signals_rust` or `run_sweep_rust` in this process."""
 
 # --- scan ---------------------------------------------------------------------------------------
 
 def scan_signals_rust(strategy_name: str, config: StrategyConfig | str | dict[str, Any], candle_data: Any) -> Any:
     """Scan every bar as if flat (docs/scan.md); returns a pyarrow Table (one native call)."""
+
+# --- sweep --------------------------------------------------------------------------------------
+
+@final
+class SweepControl:
+    """Progress and cancellation of a running sweep."""
+
+    def __new__(cls) -> SweepControl: ...
+    @property
+    def done(self) -> int:
+        """Configs finished so far."""
+    def cancel(self) -> None:
+        """Stop the sweep: no config starts after this call."""
+    @property
+    def cancelled(self) -> bool:
+        """True once `cancel()` was called."""
+
+def default_cache_bytes() -> int:
+    """The default byte budget of a sweep's series store."""
+
+def run_sweep_rust(
+    strategy_name: str,
+    configs: list[StrategyConfig | str | dict[str, Any]],
+    candle_data: Any,
+    *,
+    threads: int = 0,
+    cache_bytes: int = ...,
+    keep_trades: bool = False,
+    control: SweepControl | None = None,
+) -> dict[str, Any]:
+    """Run every config over one market in one native call (docs/sweeps.md)."""

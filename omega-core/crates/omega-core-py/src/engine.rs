@@ -27,7 +27,7 @@ use crate::indicators::PyIndicatorCache;
 use crate::market::{read_candles, to_market, ArrowCandles};
 use crate::registry;
 
-static NATIVE_CALLS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static NATIVE_CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// How many times Python entered the native backtest (`run_backtest_rust`) in this process.
 #[pyfunction]
@@ -56,7 +56,12 @@ impl Source {
 }
 
 /// A shared host must describe the market the config asks for (E4002 naming the key).
-fn check_shared(host: &MarketHost, permissive: bool, config: &CoreConfig, tf: Timeframe) -> Result<(), StrategyError> {
+pub(crate) fn check_shared(
+    host: &MarketHost,
+    permissive: bool,
+    config: &CoreConfig,
+    tf: Timeframe,
+) -> Result<(), StrategyError> {
     let m = host.market();
     if m.timeframe != tf {
         return Err(StrategyError::param(
@@ -357,7 +362,7 @@ impl TradeResult {
 }
 
 /// Trades as one Arrow record batch with the columns of `omega.results.TRADE_SCHEMA`.
-fn trades_batch(trades: &[TradeRecord]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+pub(crate) fn trades_batch(trades: &[TradeRecord]) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let i64_col = |f: fn(&TradeRecord) -> i64| -> ArrayRef { Arc::new(trades.iter().map(f).collect::<Int64Array>()) };
     let f64_col = |f: fn(&TradeRecord) -> f64| -> ArrayRef { Arc::new(trades.iter().map(f).collect::<Float64Array>()) };
     let str_col = |f: fn(&TradeRecord) -> &str| -> ArrayRef {

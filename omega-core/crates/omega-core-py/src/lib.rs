@@ -4,7 +4,7 @@
 //! Python ↔ JSON config, engine results → Python objects), validate at the door, release the GIL
 //! for every long computation, and map each `StrategyError` to its coded Python exception. No engine
 //! logic lives here. Modules share their names with the core (`market`, `config`, `engine`,
-//! `indicators`, `plugin`, `registry`, `errors`, `scan`) and with the sections of `_native.pyi`.
+//! `indicators`, `plugin`, `registry`, `errors`, `scan`, `sweep`) and with the sections of `_native.pyi`.
 //!
 //! Only [`plugin`] may use `unsafe` (turning a `PyCapsule` into a validated plugin handle).
 //!
@@ -22,6 +22,7 @@ pub mod market;
 pub mod plugin;
 pub mod registry;
 pub mod scan;
+pub mod sweep;
 
 /// `(major, minor)` of the strategy plugin ABI this core accepts.
 #[pyfunction]
@@ -48,6 +49,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     registry::register(m)?;
     engine::register(m)?;
     scan::register(m)?;
+    sweep::register(m)?;
     errors::register(py, m)?;
     Ok(())
 }

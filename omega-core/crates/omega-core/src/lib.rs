@@ -14,7 +14,9 @@
 //! - [`plugin`]: the versioned C ABI between the core wheel and strategy wheels, and
 //!   [`export_strategy!`] — the only module that may use `unsafe`
 //!
-//! Cargo features: none.
+//! - [`sweep`] (feature `sweep`): many configs over one market on a thread pool, one shared series store
+//!
+//! Cargo features: `sweep` (adds rayon; only the core wheel enables it, strategy crates need not).
 #![deny(unsafe_code)]
 
 pub mod config;
@@ -26,6 +28,8 @@ pub mod market;
 #[allow(unsafe_code)]
 pub mod plugin;
 pub mod strategy;
+#[cfg(feature = "sweep")]
+pub mod sweep;
 pub mod types;
 
 pub use config::{EngineConfig, StrategyConfig};

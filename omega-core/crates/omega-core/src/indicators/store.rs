@@ -2,11 +2,15 @@
 //! higher timeframe at most once, memoised for the host's lifetime. One host is shared by all runs
 //! of a sweep across threads, so it is `Send + Sync`; memo entries are append-only (`elsa`'s
 //! frozen map), which is what lets `series` hand out `&[f64]` tied to `&self` without `unsafe`.
-//! Computation happens outside the map's lock: two threads racing on a new key may both compute
-//! it, the first insert wins, and the results are identical anyway.
+//! Each key is computed exactly once however many threads ask at the same time: the first takes
+//! the key's own lock ([`KeyLocks`]) and computes, the others wait on that lock and then read the
+//! memo. Different keys compute in parallel; a derived key takes its parts' locks while holding its
+//! own, which cannot deadlock because no key depends on itself.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use elsa::sync::FrozenMap;
 
@@ -29,6 +33,29 @@ pub struct MarketHost {
     identity: OnceLock<Vec<i64>>,
     htf: FrozenMap<Timeframe, Box<HtfBars>>,
     series: FrozenMap<IndicatorKey, Vec<f64>>,
+    computing: KeyLocks,
+    /// How many series computations ran (equals `computed_series` when nothing raced twice).
+    computations: AtomicUsize,
+}
+
+/// One mutex per indicator key, created on first use: whoever holds a key's lock is the only one
+/// computing that key.
+#[derive(Default)]
+pub(crate) struct KeyLocks {
+    locks: Mutex<HashMap<IndicatorKey, Arc<Mutex<()>>>>,
+}
+
+impl KeyLocks {
+    /// The lock of `key` (lock it with [`KeyLocks::hold`]).
+    pub(crate) fn of(&self, key: &IndicatorKey) -> Arc<Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry(*key).or_default())
+    }
+
+    /// Hold `lock`; a panic of an earlier holder does not poison the key (nothing was memoised).
+    pub(crate) fn hold(lock: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
+        lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl MarketHost {
@@ -43,6 +70,8 @@ impl MarketHost {
             identity: OnceLock::new(),
             htf: FrozenMap::new(),
             series: FrozenMap::new(),
+            computing: KeyLocks::default(),
+            computations: AtomicUsize::new(0),
         }
     }
 
@@ -64,6 +93,12 @@ impl MarketHost {
     /// Number of distinct series computed so far.
     pub fn computed_series(&self) -> usize {
         self.series.len()
+    }
+
+    /// Number of series computations run so far: each key is computed once, so this equals
+    /// [`computed_series`](Self::computed_series) however many threads raced.
+    pub fn computations(&self) -> usize {
+        self.computations.load(Ordering::Relaxed)
     }
 
     /// Resampled bars of a timeframe longer than the primary one, built once (E4003 if it cannot
@@ -99,7 +134,7 @@ impl MarketHost {
 
     /// The key under which a series is memoised: the primary timeframe named explicitly is the
     /// same series as timeframe 0.
-    fn canonical(&self, key: &IndicatorKey) -> IndicatorKey {
+    pub(crate) fn canonical(&self, key: &IndicatorKey) -> IndicatorKey {
         let mut k = *key;
         if k.timeframe == self.market.timeframe.minutes() {
             k.timeframe = 0;
@@ -128,20 +163,35 @@ impl IndicatorHost for MarketHost {
         if let Some(s) = self.series.get(&key) {
             return Ok(s);
         }
-        let bars = match key.timeframe {
-            0 => self.primary(None),
+        let lock = self.computing.of(&key);
+        let _only_me = KeyLocks::hold(&lock);
+        // whoever held the lock before us may have computed it
+        if let Some(s) = self.series.get(&key) {
+            return Ok(s);
+        }
+        let bars = self.bars_of(&key)?;
+        // sub-series (SMA and std of a band, EMA of a z-score, …) come from, and stay in, the memo
+        let values = compute_with(&key, &bars, &mut |k| self.series(k).map(Cow::Borrowed))?;
+        self.computations.fetch_add(1, Ordering::Relaxed);
+        Ok(self.series.insert(key, values))
+    }
+}
+
+impl MarketHost {
+    /// The bars a (canonical) key is computed on; E4003 naming the key when its timeframe cannot
+    /// be built.
+    pub(crate) fn bars_of(&self, key: &IndicatorKey) -> Result<BarsRef<'_>> {
+        match key.timeframe {
+            0 => Ok(self.primary(None)),
             m => {
                 let tf = Timeframe::from_minutes(m).ok_or_else(|| StrategyError::IndicatorError {
-                    indicator: describe(&key),
+                    indicator: describe(key),
                     reason: format!("unknown timeframe of {m} minutes"),
                 })?;
                 self.bars(Some(tf))
-                    .map_err(|e| StrategyError::IndicatorError { indicator: describe(&key), reason: e.to_string() })?
+                    .map_err(|e| StrategyError::IndicatorError { indicator: describe(key), reason: e.to_string() })
             }
-        };
-        // sub-series (SMA and std of a band, EMA of a z-score, …) come from, and stay in, the memo
-        let values = compute_with(&key, &bars, &mut |k| self.series(k).map(Cow::Borrowed))?;
-        Ok(self.series.insert(key, values))
+        }
     }
 }
 
@@ -233,12 +283,15 @@ mod tests {
             IndicatorKey::atr(PriceSide::Ask, 14).on(Some(Timeframe::H1)),
         ];
         let results: Vec<Vec<usize>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..4)
+            let handles: Vec<_> = (0..8)
                 .map(|_| s.spawn(|| keys.iter().map(|k| host.series(k).map_or(0, |v| v.as_ptr() as usize)).collect()))
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
         });
-        // after the race every thread holds the same memoised slices
+        // every thread got the one memoised slice of each key
+        for r in &results {
+            assert_eq!(r, &results[0]);
+        }
         let settled: Vec<usize> = keys.iter().map(|k| host.series(k).map_or(0, |v| v.as_ptr() as usize)).collect();
         assert_eq!(host.computed_series(), 3);
         for r in &results {
@@ -246,6 +299,9 @@ mod tests {
             assert!(r.iter().all(|&p| p != 0));
         }
         assert!(settled.iter().all(|&p| p != 0));
+        assert_eq!(settled, results[0]);
+        // however many threads raced, each key was computed exactly once
+        assert_eq!(host.computations(), host.computed_series());
     }
 
     #[test]

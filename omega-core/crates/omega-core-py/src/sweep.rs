@@ -1,0 +1,202 @@
+//! `run_sweep_rust`: one Python → Rust crossing for a whole sweep (docs/sweeps.md). With the GIL
+//! released once, it converts the market once, then runs `omega_core::sweep` over every config on
+//! a thread pool. Python watches a `SweepControl` meanwhile (progress, Ctrl-C) from another thread.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use arrow_schema::{Field, Schema};
+use omega_core::engine::TradeRecord;
+use omega_core::indicators::MarketHost;
+use omega_core::sweep::{run_sweep, PluginJob, SweepControl, SweepError, SweepOptions, DEFAULT_CACHE_BYTES};
+use omega_core::{StrategyConfig as CoreConfig, StrategyError};
+use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use pyo3_arrow::PyTable;
+
+use crate::config::StrategyConfig;
+use crate::engine::{check_shared, trades_batch, Source, NATIVE_CALLS};
+use crate::errors::{core_panic, err, to_pyerr};
+use crate::market::to_market;
+use crate::registry;
+
+/// Progress and cancellation of a running sweep: `done` counts finished configs; `cancel()` stops
+/// the sweep before its next config (it then raises `KeyboardInterrupt`).
+#[pyclass(module = "omega._native", name = "SweepControl", frozen)]
+pub struct PySweepControl {
+    inner: Arc<SweepControl>,
+}
+
+#[pymethods]
+impl PySweepControl {
+    #[new]
+    fn new() -> Self {
+        PySweepControl { inner: Arc::new(SweepControl::default()) }
+    }
+
+    /// Configs finished so far.
+    #[getter]
+    fn done(&self) -> usize {
+        self.inner.done()
+    }
+
+    /// Stop the sweep: no config starts after this call.
+    fn cancel(&self) {
+        self.inner.cancel();
+    }
+
+    /// True once `cancel()` was called.
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.inner.is_cancelled()
+    }
+}
+
+/// The default byte budget of a sweep's series store.
+#[pyfunction]
+fn default_cache_bytes() -> usize {
+    DEFAULT_CACHE_BYTES
+}
+
+fn config_error(py: Python<'_>, index: usize, e: &StrategyError, strategy: &str) -> PyErr {
+    to_pyerr(py, e, &[("strategy", strategy), ("config_index", &index.to_string())])
+}
+
+/// Why a native sweep call failed.
+enum Failure {
+    Sweep(SweepError),
+    /// Before any config: the market could not be read.
+    Input(StrategyError),
+}
+
+/// Closed trades of every config as one batch with a leading `config_id` column.
+fn sweep_trades(per_config: &[Vec<TradeRecord>]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let ids: Int64Array =
+        per_config.iter().enumerate().flat_map(|(i, t)| std::iter::repeat(i as i64).take(t.len())).collect();
+    let all: Vec<TradeRecord> = per_config.iter().flatten().cloned().collect();
+    let batch = trades_batch(&all)?;
+    let mut fields: Vec<Arc<Field>> = vec![Arc::new(Field::new("config_id", arrow_schema::DataType::Int64, false))];
+    fields.extend(batch.schema().fields().iter().cloned());
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(ids)];
+    columns.extend(batch.columns().iter().cloned());
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+/// Run every config of `configs` (each a `StrategyConfig`, JSON text or dict) of the registered
+/// Rust strategy `strategy_name` over one market, in one native call with the GIL released.
+///
+/// `candle_data` as for `run_backtest_rust` (an `IndicatorCache` shares its market). Every config
+/// must name the market's symbol and timeframe (E4002 with `config_index`). Returns a dict:
+/// `metrics` (one dict per config, NaN → None), `trades` (a pyarrow Table with `config_id`, or None
+/// unless `keep_trades`), `order` (the run order) and `stats` (threads, distinct_series,
+/// computations, evictions, peak_bytes). A config the strategy rejects is its coded error naming
+/// `config_index`, raised before any run starts; `control.cancel()` ends it with `KeyboardInterrupt`.
+#[pyfunction]
+#[pyo3(signature = (strategy_name, configs, candle_data, *, threads=0, cache_bytes=DEFAULT_CACHE_BYTES, keep_trades=false, control=None))]
+#[allow(clippy::too_many_arguments)]
+fn run_sweep_rust<'py>(
+    py: Python<'py>,
+    strategy_name: &str,
+    configs: Vec<Bound<'py, PyAny>>,
+    candle_data: &Bound<'py, PyAny>,
+    threads: usize,
+    cache_bytes: usize,
+    keep_trades: bool,
+    control: Option<Bound<'py, PySweepControl>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    NATIVE_CALLS.fetch_add(1, Ordering::SeqCst);
+    let plugin = registry::lookup(strategy_name).map_err(|known| {
+        let e = StrategyError::StrategyNotFound { name: strategy_name.to_string() };
+        let known = if known.is_empty() { String::from("none") } else { known.join(", ") };
+        to_pyerr(py, &e, &[("backend", "rust"), ("registered", &known)])
+    })?;
+    let mut parsed: Vec<CoreConfig> = Vec::with_capacity(configs.len());
+    for (i, c) in configs.iter().enumerate() {
+        let c = StrategyConfig::from_any(py, c)
+            .map_err(|e| config_error(py, i, &StrategyError::config(e.to_string()), strategy_name))?
+            .inner;
+        parsed.push(c);
+    }
+    let Some(first) = parsed.first() else {
+        return Err(err(py, StrategyError::config("a sweep needs at least one config")));
+    };
+    let timeframe = first.primary_timeframe().map_err(|e| config_error(py, 0, &e, strategy_name))?;
+    let source = Source::read(py, candle_data)?;
+    let control = control.map_or_else(|| Arc::new(SweepControl::default()), |c| Arc::clone(&c.get().inner));
+    let opts = SweepOptions { threads, cache_bytes, keep_trades };
+
+    let outcome = py.detach(|| {
+        catch_unwind(AssertUnwindSafe(|| -> Result<_, Failure> {
+            let (host, permissive): (Arc<MarketHost>, bool) = match &source {
+                Source::Arrow(candles) => {
+                    let converted = to_market(candles, &first.symbol, timeframe, first.engine.allow_crossed_quotes)
+                        .map_err(Failure::Input)?;
+                    let host = MarketHost::new(converted.market, first.engine.htf_anchor);
+                    (Arc::new(host), first.engine.allow_crossed_quotes)
+                }
+                Source::Shared(host, permissive) => (Arc::clone(host), *permissive),
+            };
+            for (index, c) in parsed.iter().enumerate() {
+                let checked = c.primary_timeframe().and_then(|tf| check_shared(&host, permissive, c, tf));
+                checked.map_err(|source| Failure::Sweep(SweepError::Config { index, source }))?;
+            }
+            let job = PluginJob { plugin: &plugin, market: host.market() };
+            run_sweep(&host, &parsed, &job, &opts, &control).map_err(Failure::Sweep)
+        }))
+        .unwrap_or_else(|payload| Err(Failure::Input(core_panic(payload.as_ref()))))
+    });
+    let out = match outcome {
+        Ok(out) => out,
+        Err(Failure::Input(e)) => return Err(to_pyerr(py, &e, &[("strategy", strategy_name)])),
+        Err(Failure::Sweep(SweepError::Cancelled)) => return Err(PyKeyboardInterrupt::new_err("sweep cancelled")),
+        Err(Failure::Sweep(SweepError::Config { index, source })) => {
+            return Err(config_error(py, index, &source, strategy_name))
+        }
+        Err(Failure::Sweep(e @ SweepError::Pool(_))) => {
+            return Err(err(py, StrategyError::InternalError { reason: e.to_string() }));
+        }
+    };
+
+    let metrics = PyList::empty(py);
+    for o in &out.outcomes {
+        let d = PyDict::new(py);
+        for (k, v) in &o.metrics {
+            if v.is_nan() {
+                d.set_item(k, py.None())?;
+            } else {
+                d.set_item(k, *v)?;
+            }
+        }
+        metrics.append(d)?;
+    }
+    let result = PyDict::new(py);
+    result.set_item("metrics", metrics)?;
+    if keep_trades {
+        let per_config: Vec<Vec<TradeRecord>> = out.outcomes.into_iter().map(|o| o.trades).collect();
+        let batch = sweep_trades(&per_config).map_err(|e| {
+            err(py, StrategyError::InternalError { reason: format!("building the sweep trades table: {e}") })
+        })?;
+        let schema = batch.schema();
+        result.set_item("trades", PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)?)?;
+    } else {
+        result.set_item("trades", py.None())?;
+    }
+    result.set_item("order", out.order)?;
+    let stats = PyDict::new(py);
+    stats.set_item("threads", out.stats.threads)?;
+    stats.set_item("distinct_series", out.stats.distinct_series)?;
+    stats.set_item("computations", out.stats.store.computations)?;
+    stats.set_item("evictions", out.stats.store.evictions)?;
+    stats.set_item("peak_bytes", out.stats.store.peak_bytes)?;
+    result.set_item("stats", stats)?;
+    Ok(result)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySweepControl>()?;
+    m.add_function(wrap_pyfunction!(default_cache_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(run_sweep_rust, m)?)
+}
