@@ -21,17 +21,17 @@ WHEELS = ROOT / "target" / "wheels-nox"
 CARGO_ENV = {"CARGO_TARGET_DIR": str(ROOT / "target")}
 # Wheel projects in build order: the core first, then every strategy plugin in the repo.
 PROJECTS = ["omega-core", "tests/test-plugin", "omega-strategies-zscore"]
+# The demo runs MRZ on a generated market: it needs neither the test plugin nor the test tools.
+DEMO_PROJECTS = ["omega-core", "omega-strategies-zscore"]
+# What the wheels need at run time (they are installed with --no-deps).
+RUNTIME_DEPS = ["pyarrow>=14", "numpy>=1.26", "pluggy>=1.5", "pydantic>=2.6", "tqdm>=4.66"]
 PY_DEPS = [
+    *RUNTIME_DEPS,
     "pytest>=8",
     "hypothesis>=6",
     "cookiecutter>=2.5",
     "ruff",
-    "pyarrow>=14",
-    "numpy>=1.26",
     "pandas>=2.1",
-    "pluggy>=1.5",
-    "pydantic>=2.6",
-    "tqdm>=4.66",
     # the Dask sweep test (tests/test_sweep_dask.py) and docs/sweeps.md start a loopback LocalCluster
     "dask[distributed]>=2024.1",
 ]
@@ -40,17 +40,19 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
 
 
-def _projects() -> list[Path]:
-    return [ROOT / p for p in PROJECTS if (ROOT / p / "pyproject.toml").exists()]
+def _projects(names: list[str]) -> list[Path]:
+    return [ROOT / p for p in names if (ROOT / p / "pyproject.toml").exists()]
 
 
-def install_omega(session: nox.Session, profile: str = "release") -> None:
-    """Build every wheel of the repo with maturin (shared target dir) and install them."""
-    session.install("maturin>=1.7,<2", *PY_DEPS)
+def install_omega(
+    session: nox.Session, profile: str = "release", projects: list[str] = PROJECTS, deps: list[str] = PY_DEPS
+) -> None:
+    """Build the wheels of `projects` with maturin (shared target dir) and install them with `deps`."""
+    session.install("maturin>=1.7,<2", *deps)
     WHEELS.mkdir(parents=True, exist_ok=True)
     for old in WHEELS.glob("*.whl"):
         old.unlink()
-    for project in _projects():
+    for project in _projects(projects):
         # maturin reads [tool.maturin] from the pyproject.toml of the directory it runs in.
         args = ["maturin", "build", "-o", str(WHEELS)]
         if profile == "release":
@@ -65,7 +67,7 @@ def install_omega(session: nox.Session, profile: str = "release") -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run the demo backtest on generated sample data (both backends)."""
-    install_omega(session)
+    install_omega(session, projects=DEMO_PROJECTS, deps=RUNTIME_DEPS)
     session.run("python", "-m", "omega", "demo", *session.posargs)
 
 

@@ -15,7 +15,7 @@ def _python_blocks(path: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)
 
 
-@pytest.mark.parametrize("doc", ["README.md"])
+@pytest.mark.parametrize("doc", ["README.md", "docs/data.md"])
 def test_python_examples_run(doc: str, zscore_plugin: str) -> None:
     """Every ```python block of the document executes without error."""
     blocks = _python_blocks(ROOT / doc)

@@ -5,7 +5,7 @@ backends: the configs load unchanged through the strategy's params model (origin
 the scan runs "flat" (no position, no cooldown; sessions reported, not applied), and every row must
 match: same (bar, scenario) set, direction, entry, SL and TP exactly, reason and tags equal,
 `session_ok` equal, z and ATR within 1e-9 relative where the fixture has them. No §7 decision of
-spec/mrz-strategy.md affects these configs (the fixture README says so), so no row is excluded.
+the MRZ specification affects these configs (the fixture README says so), so no row is excluded.
 """
 
 from __future__ import annotations

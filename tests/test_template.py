@@ -101,10 +101,9 @@ def test_defaults_follow_the_workspace() -> None:
     context = json.loads((TEMPLATE / "cookiecutter.json").read_text())
     workspace = _toml(ROOT / "Cargo.toml")["workspace"]
     assert context["omega_core_version"] == workspace["package"]["version"]
-    # The default path is relative to a project rendered into the repository root.
-    core = os.path.normpath(ROOT / DEFAULT_SLUG / context["omega_core_path"])
-    assert Path(core) == ROOT / "omega-core" / "crates" / "omega-core"
-    assert (Path(core) / "Cargo.toml").is_file()
+    # The default path is computed (a Jinja global of local_extensions.py), not a relative guess.
+    assert context["omega_core_path"] == "{{ omega_core_crate() }}"
+    assert context["_extensions"] == ["local_extensions.OmegaCorePath"]
     # Same pyo3 as the workspace: one build of it in a shared target dir, the same abi3 floor.
     template_manifest = (TEMPLATE / "{{cookiecutter.project_slug}}" / "Cargo.toml").read_text()
     pyo3 = re.search(r"^pyo3 = \{ version = \"([^\"]+)\", .*features = (\[[^\]]*\])", template_manifest, re.M)
@@ -124,6 +123,9 @@ def test_rendered_tree_is_complete(rendered: Path) -> None:
     readme = (rendered / "README.md").read_text()
     assert "ema_atr_breakout" in readme
     assert "maturin build" in readme
+    # the install command replaces an installed build of the same version, from a clean dist/
+    assert "rm -rf dist && maturin build --release -o dist" in readme
+    assert "pip install --force-reinstall --no-deps dist/*.whl" in readme
 
 
 def test_cargo_manifest(rendered: Path) -> None:
@@ -133,7 +135,7 @@ def test_cargo_manifest(rendered: Path) -> None:
     assert cargo["lib"]["name"] == DEFAULT_PACKAGE
     assert sorted(cargo["lib"]["crate-type"]) == ["cdylib", "rlib"]
     deps = cargo["dependencies"]
-    assert deps["omega-core"]["path"] == "../omega-core/crates/omega-core"
+    assert deps["omega-core"]["path"] == str(ROOT / "omega-core" / "crates" / "omega-core")
     assert "abi3-py311" in deps["pyo3"]["features"]
     assert deps["pyo3"]["optional"] is True
     assert cargo["features"] == {"default": ["python"], "python": ["dep:pyo3"]}
@@ -222,6 +224,53 @@ def test_names_derive_from_strategy_name(tmp_path: Path) -> None:
     assert 'STRATEGY_NAME = "foo"' in (package / "__init__.py").read_text()
     assert "class FooReference(Strategy):" in (package / "reference.py").read_text()
     assert "class FooParams(BaseModel):" in (package / "params.py").read_text()
+
+
+def test_default_core_path_works_wherever_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendered far from the repository (and from another working directory), the project still
+    points at this checkout's omega-core crate."""
+    monkeypatch.chdir(tmp_path)
+    project = _render(tmp_path / "elsewhere" / "deeper")
+    path = Path(_toml(project / "Cargo.toml")["dependencies"]["omega-core"]["path"])
+    assert path.is_absolute()
+    assert path == ROOT / "omega-core" / "crates" / "omega-core"
+    assert _toml(path / "Cargo.toml")["package"]["name"] == "omega-core"
+
+
+def test_relative_core_path_is_checked_from_the_project(tmp_path: Path) -> None:
+    core = ROOT / "omega-core" / "crates" / "omega-core"
+    out = tmp_path / "rendered"
+    out.mkdir(parents=True)
+    rel = os.path.relpath(core, out / DEFAULT_SLUG)
+    project = _render(tmp_path, omega_core_path=rel)
+    assert _toml(project / "Cargo.toml")["dependencies"]["omega-core"]["path"] == rel
+
+
+@pytest.mark.parametrize("value", ["../omega-core/crates/omega-core", "/nonexistent/omega-core", "{root}/omega-core"])
+def test_wrong_core_path_is_refused_with_a_clear_message(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], value: str
+) -> None:
+    _, failed_hook = _cookiecutter()
+    with pytest.raises(failed_hook):
+        _render(tmp_path, omega_core_path=value.format(root=ROOT))
+    err = capfd.readouterr().err
+    assert "is not the omega-core crate" in err
+    assert "Pass omega_core_path=<absolute path to omega-core/crates/omega-core" in err
+
+
+def test_tests_follow_the_strategy_not_the_example(rendered: Path) -> None:
+    """Reason and tags come from the strategy's name, and the tests compare against the strategy's
+    own constants, rule and parameters, so a first edit of the example does not break them."""
+    strategy = (rendered / "src" / "strategy.rs").read_text()
+    assert "pub const REASON: &str = STRATEGY_NAME;" in strategy
+    assert 'pub const TAGS: [&str; 3] = [STRATEGY_NAME, "ema", "atr"];' in strategy
+    reference = (rendered / "python" / DEFAULT_PACKAGE / "reference.py").read_text()
+    assert "REASON = STRATEGY_NAME" in reference
+    for rel in ("src/lib.rs", "tests/test_parity.py", "src/strategy.rs", f"python/{DEFAULT_PACKAGE}/reference.py"):
+        assert '"breakout"' not in (rendered / rel).read_text(), rel
+    lib = (rendered / "src" / "lib.rs").read_text()
+    assert "strategy::entry_rule(&params" in lib
+    assert "assert_eq!(t.tags, strategy::TAGS);" in lib
 
 
 def test_absolute_core_path_is_used_verbatim(tmp_path: Path) -> None:

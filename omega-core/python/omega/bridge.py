@@ -1,4 +1,4 @@
-"""The seed's Python bridge (spec/ffi-rust-strategy.seed.md, "Python Bridge API"), with its four
+"""The seed's Python bridge (the FFI seed specification's "Python Bridge API"), with its four
 functions under their seed names, and the feature flag that picks the backend.
 
 ``OMEGA_USE_RUST_STRATEGY`` (read on every call, case-insensitive, surrounding blanks ignored):

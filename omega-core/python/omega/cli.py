@@ -1,4 +1,4 @@
-"""The ``omega`` command: ``demo``, ``strategies``, ``errors``, ``version``.
+"""The ``omega`` command: ``demo``, ``strategies``, ``errors``, ``version``, ``data inspect``.
 
 Exit codes: 0 success, 1 the command ran but failed (e.g. backends disagree), 2 an Omega error
 (message with its code on stderr).
@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from omega import cli_data
 from omega.errors import OmegaError
 
 
@@ -26,12 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("strategies", help="list discovered strategies and their backends (JSON)")
     sub.add_parser("errors", help="list error codes (JSON)")
     sub.add_parser("version", help="print versions")
+    cli_data.add_parser(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``omega`` script and ``python -m omega``."""
     args = _parser().parse_args(argv)
+    if args.command == "data":
+        return cli_data.run(args)
     try:
         if args.command == "demo":
             from omega.demo import run_demo

@@ -1,8 +1,9 @@
 """Candle data in and out of Arrow (the core calls this module `market`; docs/data.md is normative).
 
 `to_arrow_table` is the one door for every accepted container (Table, RecordBatch, reader, IPC
-bytes, Parquet/IPC paths, `__arrow_c_stream__` exporters, dicts of columns); content is validated
-by the core (E4004) so both backends reject the same inputs. `generate_market` builds deterministic
+bytes, file paths through `load`, pandas, `__arrow_c_stream__` exporters, dicts of columns); content
+is validated by the core (E4004) so both backends reject the same inputs. `load` (omega.loading)
+reads candle files, `resample` (omega.resampling) builds higher timeframes. `generate_market` builds deterministic
 synthetic bid/ask bars from integer arithmetic only, so a seed gives the same bytes everywhere.
 """
 
@@ -13,38 +14,38 @@ import math
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
-import pyarrow.parquet as pq
 
+from omega.columns import CANDLE_COLUMNS, CANDLE_SCHEMA, PRICE_COLUMNS, TIMEFRAME_MINUTES
 from omega.errors import InsufficientDataError
+from omega.loading import DataJoinWarning, LoadReport, load, load_parquet, load_report, read_ipc
+from omega.resampling import guess_timeframe, resample
 
-PRICE_COLUMNS: tuple[str, ...] = (
-    "bid_open",
-    "bid_high",
-    "bid_low",
-    "bid_close",
-    "bid_volume",
-    "ask_open",
-    "ask_high",
-    "ask_low",
-    "ask_close",
-    "ask_volume",
-)
-"""Price and volume columns, in schema order (the core's `market::PRICE_COLUMNS`)."""
-
-CANDLE_COLUMNS: tuple[str, ...] = ("timestamp_us", *PRICE_COLUMNS)
-"""The columns a backtest reads: bar open time (µs UTC) and bid/ask OHLCV."""
-
-CANDLE_SCHEMA = pa.schema([("timestamp_us", pa.int64())] + [(c, pa.float64()) for c in PRICE_COLUMNS])
-"""The canonical candle table: what loaders and `generate_market` produce."""
+__all__ = [
+    "CANDLE_COLUMNS",
+    "CANDLE_SCHEMA",
+    "DATA_SLICE_SCHEMA",
+    "PRICE_COLUMNS",
+    "TIMEFRAME_MINUTES",
+    "DataJoinWarning",
+    "LoadReport",
+    "check_time_unit",
+    "generate_market",
+    "guess_timeframe",
+    "load",
+    "load_broker_csv",
+    "load_parquet",
+    "load_report",
+    "resample",
+    "table_to_ipc_bytes",
+    "to_arrow_table",
+    "to_native_input",
+]
 
 DATA_SLICE_SCHEMA = pa.schema(
     [
@@ -57,35 +58,49 @@ DATA_SLICE_SCHEMA = pa.schema(
 )
 """The seed's DATA_SLICE_SCHEMA; `symbol`, `timeframe` and `index` may be present and are ignored."""
 
-TIMEFRAME_MINUTES: dict[str, int] = {"M1": 1, "M5": 5, "M15": 15, "M30": 30, "H1": 60, "H4": 240, "D1": 1440}
-
-_IPC_FILE_MAGIC = b"ARROW1"
-_PARQUET_SUFFIXES = {".parquet", ".pq"}
-_IPC_SUFFIXES = {".arrow", ".arrows", ".ipc", ".feather"}
+_TIME_UNIT_HINTS = (
+    # (lowest |first timestamp|, highest, unit, factor to µs): magnitudes µs data cannot have
+    # (years 1973–5138 in µs lie between 1e14 and 1e17) when bars are also closer than a minute
+    (10**8, 10**11, "seconds", "multiply by 1_000_000"),
+    (10**11, 10**14, "milliseconds", "multiply by 1_000"),
+)
 
 
 def _bad(message: str, **context: Any) -> InsufficientDataError:
     return InsufficientDataError(message, context)
 
 
-def _read_ipc(source: Any) -> pa.Table:
-    """Arrow IPC file or stream format, from bytes or a path."""
-    try:
-        if isinstance(source, bytes | bytearray | memoryview):
-            buf = pa.py_buffer(source)
-            if bytes(buf[:6]) == _IPC_FILE_MAGIC:
-                return ipc.open_file(buf).read_all()
-            return ipc.open_stream(buf).read_all()
-        with open(source, "rb") as fh:
-            head = fh.read(6)
-        if head == _IPC_FILE_MAGIC:
-            return ipc.open_file(source).read_all()
-        with pa.memory_map(str(source)) as mm:
-            return ipc.open_stream(mm).read_all()
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
-        raise _bad(f"not readable as Arrow IPC (file or stream format): {e}", source="ipc") from e
+def check_time_unit(table: pa.Table) -> None:
+    """E4004 naming the unit when an integer `timestamp_us` column evidently holds seconds,
+    milliseconds or nanoseconds since the epoch (checked on the first two rows: O(1))."""
+    if "timestamp_us" not in table.column_names or table.num_rows == 0:
+        return
+    col = table.column("timestamp_us")
+    if not pa.types.is_integer(col.type):
+        return
+    head = col.slice(0, 2).to_pylist()
+    if head[0] is None or (len(head) > 1 and head[1] is None):
+        return
+    t0 = abs(int(head[0]))
+    step = int(head[1]) - int(head[0]) if len(head) > 1 else 0
+    hint = "; omega.data.load(path, time_unit=...) converts files"
+    if t0 >= 10**17:
+        raise _bad(
+            f"timestamps: column 'timestamp_us' holds nanoseconds since the epoch (first value {head[0]}), "
+            f"not microseconds: divide by 1_000{hint}",
+            column="timestamp_us",
+            check="timestamps",
+            unit="ns",
+        )
+    for low, high, unit, fix in _TIME_UNIT_HINTS:
+        if low <= t0 < high and step < 60_000_000:
+            raise _bad(
+                f"timestamps: column 'timestamp_us' holds {unit} since the epoch (first value {head[0]}), "
+                f"not microseconds: {fix}{hint}",
+                column="timestamp_us",
+                check="timestamps",
+                unit=unit,
+            )
 
 
 def _dict_to_table(columns: Mapping[str, Any]) -> pa.Table:
@@ -107,44 +122,81 @@ def _dict_to_table(columns: Mapping[str, Any]) -> pa.Table:
         raise _bad(f"columns cannot be converted to Arrow: {e}", source="dict") from e
 
 
+def _is_pandas_frame(obj: Any) -> bool:
+    cls = type(obj)
+    return cls.__module__.startswith("pandas") and cls.__name__ == "DataFrame"
+
+
+def _from_pandas(frame: Any) -> pa.Table:
+    """A pandas DataFrame → Arrow; a DatetimeIndex (naive = UTC, aware converted) becomes
+    `timestamp_us` when there is no such column."""
+    import pandas as pd
+
+    try:
+        index = frame.index
+        if isinstance(index, pd.DatetimeIndex) and "timestamp_us" not in frame.columns:
+            if index.tz is not None:
+                index = index.tz_convert("UTC").tz_localize(None)
+            us = np.asarray(index.as_unit("us").asi8, dtype=np.int64)
+            table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+            return table.add_column(0, "timestamp_us", pa.array(us, pa.int64()))
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError) as e:
+        raise _bad(f"pandas DataFrame cannot be converted to Arrow: {e}", source="DataFrame") from e
+
+
+def _from_exporter(obj: Any) -> pa.Table:
+    """An `__arrow_c_stream__`/`__arrow_c_array__` object → Table; whatever the exporter raises
+    is E4004 (the Rust path reports an unreadable export as E4004 too)."""
+    try:
+        if hasattr(obj, "__arrow_c_stream__"):
+            return pa.table(obj)
+        return pa.Table.from_batches([pa.record_batch(obj)])
+    except Exception as e:  # third-party exporter code: any failure means unreadable candles
+        raise _bad(
+            f"Arrow export of {type(obj).__name__} failed: {type(e).__name__}: {e}", source=type(obj).__name__
+        ) from e
+
+
 def to_arrow_table(obj: Any) -> pa.Table:
-    """Any accepted candle container → `pyarrow.Table` (no validation of the content).
+    """Any accepted candle container → `pyarrow.Table` (content validated later by the core).
 
     Accepts a pyarrow `Table`, `RecordBatch` or `RecordBatchReader`; Arrow IPC bytes (stream or
-    file format); a path (str/PathLike) to `.parquet`/`.pq` or `.arrow`/`.arrows`/`.ipc`/`.feather`;
-    any object with `__arrow_c_stream__` or `__arrow_c_array__` (pandas, polars, arro3…); a dict of
-    equal-length columns. Anything else, or ragged dict columns, is E4004.
+    file format); a path (str/PathLike) read by `load` (Parquet, Arrow IPC, CSV); a pandas
+    DataFrame (a DatetimeIndex becomes `timestamp_us`); any object with `__arrow_c_stream__` or
+    `__arrow_c_array__` (polars, arro3…); a dict of equal-length columns. Anything else, ragged
+    dict columns, unreadable files and integer timestamps in another unit than µs are E4004.
     """
+    table = _to_table(obj)
+    check_time_unit(table)
+    return table
+
+
+def _to_table(obj: Any) -> pa.Table:
     if isinstance(obj, pa.Table):
         return obj
     if isinstance(obj, pa.RecordBatch):
         return pa.Table.from_batches([obj])
     if isinstance(obj, pa.RecordBatchReader):
-        return obj.read_all()
+        try:
+            return obj.read_all()
+        except pa.ArrowException as e:
+            raise _bad(f"reading the Arrow stream failed: {e}", source="RecordBatchReader") from e
     if isinstance(obj, bytes | bytearray | memoryview):
-        return _read_ipc(obj)
+        return read_ipc(obj)
     if isinstance(obj, str | os.PathLike):
-        path = Path(obj)
-        suffix = path.suffix.lower()
-        if suffix in _PARQUET_SUFFIXES:
-            return load_parquet(path)
-        if suffix in _IPC_SUFFIXES:
-            return _read_ipc(path)
-        raise _bad(f"unsupported file type '{suffix}' for {path} (want .parquet or .arrow/.ipc)", path=str(path))
+        return load(obj)
     if isinstance(obj, Mapping):
         return _dict_to_table(obj)
+    if _is_pandas_frame(obj):
+        return _from_pandas(obj)
     if hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__"):
-        try:
-            if hasattr(obj, "__arrow_c_stream__"):
-                return pa.table(obj)
-            return pa.Table.from_batches([pa.record_batch(obj)])
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
-            raise _bad(f"Arrow export of {type(obj).__name__} failed: {e}", source=type(obj).__name__) from e
+        return _from_exporter(obj)
     if _is_native_cache(obj):
         raise _bad("a native IndicatorCache can only be run on the Rust backend", source="IndicatorCache")
     raise _bad(
         f"unsupported candle container {type(obj).__name__}: want a pyarrow Table/RecordBatch, IPC bytes, "
-        "a .parquet/.arrow path, a dict of columns or an object with __arrow_c_stream__",
+        "a .parquet/.arrow/.csv path, a pandas DataFrame, a dict of columns or an object with __arrow_c_stream__",
         source=type(obj).__name__,
     )
 
@@ -155,76 +207,24 @@ def _is_native_cache(obj: Any) -> bool:
 
 
 def to_native_input(obj: Any) -> Any:
-    """What `_native.run_backtest_rust` receives: Arrow exporters pass through untouched (zero
-    copy through the Arrow C stream interface), and so does a native `IndicatorCache` (a market
-    shared by the runs of a sweep); bytes, paths and dicts are converted first."""
-    if hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__") or _is_native_cache(obj):
+    """What `_native.run_backtest_rust` receives: Arrow tables and exporters pass through untouched
+    (zero copy through the Arrow C stream interface), and so does a native `IndicatorCache` (a
+    market shared by the runs of a sweep); bytes, paths, dicts and pandas frames are converted
+    first. Integer timestamps in another unit than µs are E4004 here, as on the Python backend."""
+    if isinstance(obj, pa.Table | pa.RecordBatch):
+        check_time_unit(obj if isinstance(obj, pa.Table) else pa.Table.from_batches([obj]))
+        return obj
+    if _is_native_cache(obj) or (
+        not _is_pandas_frame(obj) and (hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__"))
+    ):
         return obj
     return to_arrow_table(obj)
 
 
-def load_parquet(path: str | os.PathLike[str], *, columns: list[str] | None = None) -> pa.Table:
-    """Read a Parquet file of candles (DATA_SLICE_SCHEMA columns)."""
-    try:
-        return pq.read_table(path, columns=columns)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-        raise _bad(f"cannot read Parquet {path}: {e}", path=str(path)) from e
-
-
-_BROKER_COLUMNS = ("UTC time", "Open", "High", "Low", "Close", "Volume")
-_DMY = r"^\s*(\d{2})\.(\d{2})\.(\d{4})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(?:UTC|GMT)?\s*(?:[+-]00:?00)?\s*$"
-
-
-def _parse_times(col: pa.ChunkedArray | pa.Array, path: str) -> pa.Array:
-    """Broker time text → int64 µs UTC. ISO 8601 with or without offset (naive = UTC) and
-    `DD.MM.YYYY HH:MM:SS[.fff][ UTC|GMT[+0000]]` are accepted."""
-    if pa.types.is_timestamp(col.type):
-        ts = col if col.type.tz is None else pc.cast(col, pa.timestamp(col.type.unit, tz="UTC"))
-        return pc.cast(pc.cast(ts, pa.timestamp("us", tz=getattr(ts.type, "tz", None))), pa.int64())
-    text = pc.cast(col, pa.utf8())
-
-    def iso_with_offset() -> Any:
-        return pc.cast(text, pa.timestamp("us", tz="UTC"))
-
-    def iso_naive() -> Any:
-        return pc.cast(text, pa.timestamp("us"))
-
-    def day_month_year() -> Any:
-        return pc.cast(pc.replace_substring_regex(text, _DMY, r"\3-\2-\1 \4"), pa.timestamp("us"))
-
-    for attempt in (iso_with_offset, iso_naive, day_month_year):
-        try:
-            return pc.cast(attempt(), pa.int64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-    raise _bad(f"{path}: column 'UTC time' is not a recognised timestamp format", path=path, column="UTC time")
-
-
-def _read_broker_side(path: str | os.PathLike[str], side: str) -> pa.Table:
-    p = str(path)
-    try:
-        raw = pacsv.read_csv(p, convert_options=pacsv.ConvertOptions(column_types={"UTC time": pa.utf8()}))
-    except pa.ArrowInvalid as e:
-        raise _bad(f"{p}: not a readable CSV: {e}", path=p) from e
-    for name in _BROKER_COLUMNS:
-        if name not in raw.column_names:
-            raise _bad(f"{p}: missing column '{name}' (want {', '.join(_BROKER_COLUMNS)})", path=p, column=name)
-    out: dict[str, pa.Array] = {"timestamp_us": _parse_times(raw.column("UTC time"), p)}
-    for name in _BROKER_COLUMNS[1:]:
-        try:
-            out[f"{side}_{name.lower()}"] = pc.cast(raw.column(name), pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            raise _bad(f"{p}: column '{name}' is not numeric: {e}", path=p, column=name) from e
-    return pa.table(out)
-
-
 def load_broker_csv(bid_path: str | os.PathLike[str], ask_path: str | os.PathLike[str]) -> pa.Table:
-    """The common broker export: one BID and one ASK CSV (`UTC time,Open,High,Low,Close,Volume`),
-    inner-joined on time and sorted → a `CANDLE_SCHEMA` table."""
-    bid = _read_broker_side(bid_path, "bid")
-    ask = _read_broker_side(ask_path, "ask")
-    joined = bid.join(ask, keys="timestamp_us", join_type="inner").sort_by("timestamp_us")
-    return joined.select(list(CANDLE_COLUMNS)).cast(CANDLE_SCHEMA)
+    """A broker's BID and ASK exports joined on time: `load([bid_path, ask_path])` (inner join,
+    `DataJoinWarning` counting dropped bars)."""
+    return load({"bid": bid_path, "ask": ask_path})
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sys
+import tomllib
+from pathlib import Path
 
 VALUES = {
     "strategy_name": r"{{ cookiecutter.strategy_name }}",
@@ -28,6 +30,28 @@ RULES = {
 }
 
 
+def core_path_problem(value: str) -> str | None:
+    """Why `value` does not lead to the omega-core crate, or None. A relative path is relative to
+    the rendered project (where Cargo resolves it); the hook runs in that directory."""
+    resolved = Path(value).expanduser()
+    resolved = resolved if resolved.is_absolute() else (Path.cwd() / resolved).resolve()
+    manifest = resolved / "Cargo.toml"
+    try:
+        with manifest.open("rb") as f:
+            name = tomllib.load(f).get("package", {}).get("name")
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        name = None
+        why = f"cannot read {manifest} ({type(e).__name__})"
+    else:
+        why = f"{manifest} is the package {name!r}"
+    if name == "omega-core":
+        return None
+    return (
+        f"omega_core_path = {value!r} (resolved to {resolved}) is not the omega-core crate: {why}. "
+        "Pass omega_core_path=<absolute path to omega-core/crates/omega-core in an Omega checkout>"
+    )
+
+
 def main() -> int:
     """Check every value against its rule; print all problems at once."""
     problems = [
@@ -35,6 +59,10 @@ def main() -> int:
         for key, (pattern, why) in RULES.items()
         if not re.match(pattern, VALUES[key])
     ]
+    if not problems or all(not p.startswith("omega_core_path") for p in problems):
+        core = core_path_problem(VALUES["omega_core_path"])
+        if core is not None:
+            problems.append(core)
     if VALUES["package_name"] == "omega":
         problems.append("package_name = 'omega' would shadow the omega-core package")
     for problem in problems:

@@ -113,7 +113,7 @@ mod tests {
         assert!(r.trades.len() > 5, "only {} trades", r.trades.len());
         for t in &r.trades {
             assert_eq!(t.reason, strategy::REASON);
-            assert_eq!(t.tags, ["ema", "atr", "breakout"]);
+            assert_eq!(t.tags, strategy::TAGS);
             assert_eq!(t.scenario, Some(if t.direction == Direction::Long { 1 } else { 2 }));
             assert!(t.bars_held <= max_bars, "max_bars closes positions: held {}", t.bars_held);
         }
@@ -121,41 +121,43 @@ mod tests {
         assert!(r.trades.iter().any(|t| t.direction == Direction::Short));
     }
 
+    /// Signals appear exactly where `strategy::entry_rule` says, with stops from the parameters.
+    /// If the rule reads other series, change `channel` here along with the strategy.
     #[test]
-    fn signals_are_band_breakouts() {
+    fn signals_follow_the_entry_rule() {
         let m = market(2000, 3);
         let host = omega_core::indicators::MarketHost::new(m.clone(), Default::default());
-        let params = serde_json::json!({"ema_length": 10, "atr_length": 5, "band_atr": 0.5});
-        let sigs = testing::signals::<S>(&config(params.clone()), &host).unwrap();
+        let params_json = serde_json::json!({"ema_length": 10, "atr_length": 5, "band_atr": 0.5});
+        let params = Params::from_map(params_json.as_object().unwrap()).unwrap();
+        let sigs = testing::signals::<S>(&config(params_json.clone()), &host).unwrap();
         assert!(sigs.len() > 5, "only {} signals", sigs.len());
-        // The cross, recomputed from the same series the strategy reads.
         let cache = omega_core::IndicatorCache::new(&host).unwrap();
         let series = |key| cache.series(&key).unwrap();
-        let ema = series(omega_core::IndicatorKey::ema(omega_core::PriceSide::Bid, 10));
-        let atr = series(omega_core::IndicatorKey::atr(omega_core::PriceSide::Bid, 5));
+        let ema = series(omega_core::IndicatorKey::ema(omega_core::PriceSide::Bid, params.ema_length));
+        let atr = series(omega_core::IndicatorKey::atr(omega_core::PriceSide::Bid, params.atr_length));
         let close = m.price_columns()[3];
-        for (i, s) in &sigs {
-            let (i, p) = (*i, s.parts());
+        let channel = |i: usize| strategy::Channel { close: close[i], ema: ema[i], atr: atr[i] };
+        let finite = |c: strategy::Channel| c.close.is_finite() && c.ema.is_finite() && c.atr.is_finite();
+        let expected: Vec<(usize, Direction)> = (1..m.len())
+            .filter(|&i| finite(channel(i - 1)) && finite(channel(i)))
+            .filter_map(|i| strategy::entry_rule(&params, channel(i - 1), channel(i)).map(|d| (i, d)))
+            .collect();
+        let got: Vec<(usize, Direction)> = sigs.iter().map(|(i, s)| (*i, s.parts().direction)).collect();
+        assert_eq!(got, expected);
+        for (_, s) in &sigs {
+            let p = s.parts();
             let meta = p.meta.expect("signals carry their indicator values");
-            let (upper, lower) = (ema[i] + 0.5 * atr[i], ema[i] - 0.5 * atr[i]);
-            assert_eq!((meta["ema"], meta["atr"], meta["upper"], meta["lower"]), (ema[i], atr[i], upper, lower));
-            match p.direction {
-                Direction::Long => {
-                    assert!(close[i - 1] <= ema[i - 1] + 0.5 * atr[i - 1] && close[i] > upper, "bar {i}")
-                }
-                Direction::Short => {
-                    assert!(close[i - 1] >= ema[i - 1] - 0.5 * atr[i - 1] && close[i] < lower, "bar {i}")
-                }
-            }
             let risk = (p.entry_price - p.stop_loss).abs();
             let reward = (p.take_profit.unwrap() - p.entry_price).abs();
-            assert!((risk / meta["atr"] - 1.5).abs() < 1e-9 && (reward / meta["atr"] - 3.0).abs() < 1e-9);
+            assert!((risk / meta["atr"] - params.sl_atr).abs() < 1e-9, "stop-loss at sl_atr ATRs");
+            assert!((reward / meta["atr"] - params.tp_atr).abs() < 1e-9, "take-profit at tp_atr ATRs");
         }
-        let mut short_only = config(params);
+        let mut short_only = config(params_json);
         short_only.direction_filter = "short".into();
         let shorts = testing::signals::<S>(&short_only, &host).unwrap();
-        assert!(!shorts.is_empty());
-        assert!(shorts.iter().all(|(_, s)| s.direction() == "short"));
+        let expected_shorts: Vec<usize> =
+            expected.iter().filter(|(_, d)| *d == Direction::Short).map(|(i, _)| *i).collect();
+        assert_eq!(shorts.iter().map(|(i, _)| *i).collect::<Vec<_>>(), expected_shorts);
     }
 
     #[test]

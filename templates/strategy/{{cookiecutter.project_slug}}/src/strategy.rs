@@ -26,8 +26,10 @@ use omega_core::{
 pub const STRATEGY_NAME: &str = "{{ cookiecutter.strategy_name }}";
 /// Strategy version: the crate version, which is also the wheel version.
 pub const STRATEGY_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Entry reason of every signal.
-pub const REASON: &str = "breakout";
+/// Entry reason of every signal: the strategy's name, so trades say where they came from.
+pub const REASON: &str = STRATEGY_NAME;
+/// Tags of every signal: the strategy's name and the indicators its rule reads.
+pub const TAGS: [&str; 3] = [STRATEGY_NAME, "ema", "atr"];
 /// Parameter names, in the order of the Python model.
 pub const PARAMS: [&str; 7] = ["ema_length", "atr_length", "band_atr", "sl_atr", "tp_atr", "breakeven_r", "max_bars"];
 
@@ -110,6 +112,31 @@ impl Params {
     }
 }
 
+/// The values the entry rule reads at one bar: bid close, EMA and ATR.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Channel {
+    /// Bid close.
+    pub close: f64,
+    /// EMA of bid closes.
+    pub ema: f64,
+    /// ATR (bid side).
+    pub atr: f64,
+}
+
+/// The entry rule, on the previous and the current bar: long when the close crosses above
+/// `ema + band_atr·atr`, short when it crosses below `ema − band_atr·atr`. The tests check the
+/// signals against this function, so they follow when you change the rule.
+pub fn entry_rule(params: &Params, prev: Channel, now: Channel) -> Option<Direction> {
+    let band = params.band_atr;
+    if prev.close <= prev.ema + band * prev.atr && now.close > now.ema + band * now.atr {
+        Some(Direction::Long)
+    } else if prev.close >= prev.ema - band * prev.atr && now.close < now.ema - band * now.atr {
+        Some(Direction::Short)
+    } else {
+        None
+    }
+}
+
 /// The series the strategy reads, requested in `prepare`.
 #[derive(Clone, Copy, Debug)]
 struct Keys {
@@ -156,12 +183,16 @@ impl RustStrategy for {{ cookiecutter.__class_name }} {
         }
         let band = self.params.band_atr;
         let (upper, lower) = (e + band * a, e - band * a);
-        let (direction, entry, scenario) = if pc <= pe + band * pa && c > upper && self.long_ok {
-            (Direction::Long, slice.ask.close, 1)
-        } else if pc >= pe - band * pa && c < lower && self.short_ok {
-            (Direction::Short, slice.bid.close, 2)
-        } else {
-            return None;
+        let prev = Channel { close: pc, ema: pe, atr: pa };
+        let now = Channel { close: c, ema: e, atr: a };
+        let (direction, scenario) = match entry_rule(&self.params, prev, now)? {
+            Direction::Long if self.long_ok => (Direction::Long, 1),
+            Direction::Short if self.short_ok => (Direction::Short, 2),
+            _ => return None,
+        };
+        let entry = match direction {
+            Direction::Long => slice.ask.close,
+            Direction::Short => slice.bid.close,
         };
         let sign = direction.sign();
         let meta: HashMap<String, f64> =
@@ -172,7 +203,7 @@ impl RustStrategy for {{ cookiecutter.__class_name }} {
             entry - sign * self.params.sl_atr * a,
             Some(entry + sign * self.params.tp_atr * a),
             REASON.to_string(),
-            vec!["ema".to_string(), "atr".to_string(), "breakout".to_string()],
+            TAGS.iter().map(|t| t.to_string()).collect(),
             Some(scenario),
             Some(meta),
         ))

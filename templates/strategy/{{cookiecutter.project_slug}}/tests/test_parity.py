@@ -18,6 +18,7 @@ from omega.errors import InvalidConfigError
 from omega.results import trades_to_table
 
 from {{ cookiecutter.package_name }} import PACKAGE, STRATEGY_NAME, STRATEGY_VERSION, _native
+from {{ cookiecutter.package_name }}.reference import REASON
 
 MARKETS: dict[str, dict[str, Any]] = {
     "mean_reverting": {"n_bars": 6_000, "seed": 11},
@@ -67,7 +68,7 @@ def test_rust_and_reference_trade_identically(market: pa.Table, params: dict[str
     assert rust_trades.to_pylist() == python_trades.to_pylist()
     assert np.array_equal(np.asarray(rust.equity_curve), np.asarray(python.equity_curve))
     assert rust.bars_processed == python.bars_processed == market.num_rows
-    assert set(rust_trades.column("reason").to_pylist()) == {"breakout"}
+    assert set(rust_trades.column("reason").to_pylist()) == {REASON}
     if direction_filter == "short":
         assert set(rust_trades.column("direction").to_pylist()) == {"short"}
     if params.get("max_bars") == 15:

@@ -29,10 +29,12 @@ from pydantic import ValidationError
 from {{ cookiecutter.package_name }} import STRATEGY_NAME, STRATEGY_VERSION
 from {{ cookiecutter.package_name }}.params import {{ cookiecutter.__class_name }}Params
 
-__all__ = ["{{ cookiecutter.__class_name }}Reference"]
+__all__ = ["REASON", "TAGS", "{{ cookiecutter.__class_name }}Reference", "entry_rule"]
 
-#: Entry reason of every signal (the Rust ``REASON``).
-REASON = "breakout"
+#: Entry reason of every signal: the strategy's name (the Rust ``REASON``).
+REASON = STRATEGY_NAME
+#: Tags of every signal: the strategy's name and the indicators its rule reads (the Rust ``TAGS``).
+TAGS = (STRATEGY_NAME, "ema", "atr")
 
 
 def _params(raw: Any) -> {{ cookiecutter.__class_name }}Params:
@@ -43,6 +45,18 @@ def _params(raw: Any) -> {{ cookiecutter.__class_name }}Params:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "params"
         raise InvalidConfigError(f"invalid parameter '{key}': {first['msg']}", {"key": key}) from e
+
+
+def entry_rule(
+    params: {{ cookiecutter.__class_name }}Params, prev: tuple[float, float, float], now: tuple[float, float, float]
+) -> Direction | None:
+    """The entry rule on (close, ema, atr) of the previous and the current bar (Rust ``entry_rule``)."""
+    band = params.band_atr
+    if prev[0] <= prev[1] + band * prev[2] and now[0] > now[1] + band * now[2]:
+        return "long"
+    if prev[0] >= prev[1] - band * prev[2] and now[0] < now[1] - band * now[2]:
+        return "short"
+    return None
 
 
 class {{ cookiecutter.__class_name }}Reference(Strategy):
@@ -88,10 +102,11 @@ class {{ cookiecutter.__class_name }}Reference(Strategy):
             return None  # warm-up
         band = self.params.band_atr
         upper, lower = e + band * a, e - band * a
+        rule = entry_rule(self.params, (pc, pe, pa), (c, e, a))
         direction: Direction
-        if pc <= pe + band * pa and c > upper and self._long_ok:
+        if rule == "long" and self._long_ok:
             direction, entry, scenario, sign = "long", slice.ask.close, 1, 1.0
-        elif pc >= pe - band * pa and c < lower and self._short_ok:
+        elif rule == "short" and self._short_ok:
             direction, entry, scenario, sign = "short", slice.bid.close, 2, -1.0
         else:
             return None
@@ -101,7 +116,7 @@ class {{ cookiecutter.__class_name }}Reference(Strategy):
             stop_loss=entry - sign * self.params.sl_atr * a,
             take_profit=entry + sign * self.params.tp_atr * a,
             reason=REASON,
-            tags=("ema", "atr", "breakout"),
+            tags=TAGS,
             scenario=scenario,
             meta={"ema": e, "atr": a, "upper": upper, "lower": lower},
         )
