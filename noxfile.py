@@ -21,17 +21,19 @@ WHEELS = ROOT / "target" / "wheels-nox"
 CARGO_ENV = {"CARGO_TARGET_DIR": str(ROOT / "target")}
 # Wheel projects in build order: the core first, then every strategy plugin in the repo.
 PROJECTS = ["omega-core", "tests/test-plugin", "omega-strategies-zscore"]
-PY_DEPS = [
+# Runtime dependencies come from the wheels' own metadata (pyproject.toml); these are the extras
+# each kind of session needs on top.
+TEST_DEPS = [
     "pytest>=8",
     "hypothesis>=6",
     "cookiecutter>=2.5",
     "ruff",
-    "pyarrow>=14",
-    "numpy>=1.26",
     "pandas>=2.1",
-    "pluggy>=1.5",
-    "pydantic>=2.6",
+    # Drives the system Chromium (Debian package `chromium`) for the HTML report test; it never
+    # downloads a browser of its own.
+    "playwright>=1.45,<2",
 ]
+LINT_DEPS = ["ruff", "mypy>=1.10", "types-tqdm"]
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
@@ -41,9 +43,10 @@ def _projects() -> list[Path]:
     return [ROOT / p for p in PROJECTS if (ROOT / p / "pyproject.toml").exists()]
 
 
-def install_omega(session: nox.Session, profile: str = "release") -> None:
-    """Build every wheel of the repo with maturin (shared target dir) and install them."""
-    session.install("maturin>=1.7,<2", *PY_DEPS)
+def install_omega(session: nox.Session, profile: str = "release", extras: list[str] | None = None) -> None:
+    """Build every wheel of the repo with maturin (shared target dir) and install them with their
+    runtime dependencies, plus `extras`."""
+    session.install("maturin>=1.7,<2", *(extras or []))
     WHEELS.mkdir(parents=True, exist_ok=True)
     for old in WHEELS.glob("*.whl"):
         old.unlink()
@@ -56,12 +59,15 @@ def install_omega(session: nox.Session, profile: str = "release") -> None:
             args += ["--profile", profile]
         with session.chdir(project):
             session.run(*args, env=CARGO_ENV)
-    session.install("--force-reinstall", "--no-deps", *[str(w) for w in sorted(WHEELS.glob("*.whl"))])
+    wheels = [str(w) for w in sorted(WHEELS.glob("*.whl"))]
+    # Replace the wheels even at an unchanged version, then let pip add their missing dependencies.
+    session.install("--force-reinstall", "--no-deps", *wheels)
+    session.install(*wheels)
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Run the demo backtest on generated sample data (both backends)."""
+    """Run the demo backtest on generated sample data (both backends) and write its HTML report."""
     install_omega(session)
     session.run("python", "-m", "omega", "demo", *session.posargs)
 
@@ -70,14 +76,14 @@ def demo(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Every test: Rust (cargo test) and Python (pytest) against the installed wheels."""
     session.run("cargo", "test", "--workspace", "--quiet", external=True, env=CARGO_ENV)
-    install_omega(session)
+    install_omega(session, extras=TEST_DEPS)
     session.run("python", "-m", "pytest", "tests", "-q", *session.posargs, env={"OMEGA_REQUIRE_NATIVE": "1"})
 
 
 @nox.session
 def parity(session: nox.Session) -> None:
     """Rust vs pure-Python reference: trade by trade, equity curves, golden files, original fixtures."""
-    install_omega(session)
+    install_omega(session, extras=TEST_DEPS)
     session.run(
         "python",
         "-m",
@@ -107,10 +113,9 @@ def lint(session: nox.Session) -> None:
         external=True,
         env=CARGO_ENV,
     )
-    session.install("ruff", "mypy>=1.10")
+    session.install("ruff")
     session.run("ruff", "check", ".")
-    install_omega(session)
-    session.install("mypy>=1.10")
+    install_omega(session, extras=LINT_DEPS)
     packages = ["omega-core/python/omega"] + [
         str(p) for p in ROOT.glob("omega-strategies-*/python/*") if p.is_dir() and not p.name.startswith(".")
     ]
@@ -129,7 +134,7 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Criterion benchmarks and the end-to-end Python benchmark (figures go to docs/performance.md)."""
     session.run("cargo", "bench", "--workspace", *session.posargs, external=True, env=CARGO_ENV)
-    install_omega(session)
+    install_omega(session, extras=TEST_DEPS)
     session.run("python", str(ROOT / "tests" / "bench" / "bench_backtest.py"))
     session.run("python", str(ROOT / "tests" / "bench" / "bench_scan_vs_backtest.py"))
 
@@ -137,8 +142,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def template(session: nox.Session) -> None:
     """Render the strategy template, build and install it, and run the generated project's tests."""
-    install_omega(session)
-    session.install("cookiecutter>=2.5")
+    install_omega(session, extras=TEST_DEPS)
     session.run("python", str(ROOT / "tests" / "template" / "render_and_test.py"), env=CARGO_ENV)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -48,6 +49,8 @@ from omega.reference.types import (
 __all__ = ["DEFAULT_ENGINE", "parse_config", "pip_size", "run_backtest", "run_reference_backtest", "strategy_name"]
 
 _MINUTE_US = 60_000_000
+PROGRESS_EVERY = 4096
+"""Bars between two calls of a run's progress callback."""
 _U32 = 2**32
 _U64 = 2**64
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
@@ -295,9 +298,15 @@ class _Held:
 
 
 def run_backtest(
-    strategy: Strategy, cache: IndicatorCache, market: Market, config: Mapping[str, Any]
+    strategy: Strategy,
+    cache: IndicatorCache,
+    market: Market,
+    config: Mapping[str, Any],
+    progress: Callable[[int], None] | None = None,
 ) -> ReferenceBacktestResult:
     """Run an initialised and prepared ``strategy`` over ``market`` (docs/engine.md).
+
+    ``progress``, if given, is called with the number of bars done every `PROGRESS_EVERY` bars.
 
     Errors: E4002 for a bad config or a config timeframe that is not the market's, E4004 for an
     empty market, E4006 for a non-finite or malformed signal/action, E4008 if strategy code raises.
@@ -413,6 +422,8 @@ def run_backtest(
         last_exit_bar = j
 
     for i in range(n):
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(i)
         closed_now = False
 
         # 1. intrabar SL / TP of positions opened before this bar
@@ -635,11 +646,14 @@ def run_with_strategy(
 
 
 def run_reference_backtest(
-    strategy_cls: type[Strategy], config: Mapping[str, Any], candles: Any
+    strategy_cls: type[Strategy],
+    config: Mapping[str, Any],
+    candles: Any,
+    progress: Callable[[int], None] | None = None,
 ) -> ReferenceBacktestResult:
     """Validate ``config`` and ``candles``, build the strategy, run it, and release it.
 
     ``candles`` is anything ``Market.from_arrow`` accepts (pyarrow Table/RecordBatch, IPC bytes,
-    an Arrow C stream exporter, a dict of columns).
+    an Arrow C stream exporter, a dict of columns). ``progress``: see `run_backtest`.
     """
-    return run_with_strategy(strategy_cls, config, candles, run_backtest)
+    return run_with_strategy(strategy_cls, config, candles, functools.partial(run_backtest, progress=progress))
