@@ -112,7 +112,7 @@ def records_to_table(trades: Iterable[Any]) -> pa.Table:
     for name in names:
         values = [_get(t, name) for t in rows]
         if name == "tags":
-            values = [list(v) for v in values]
+            values = [None if v is None else list(v) for v in values]
         typ = TRADE_SCHEMA.field(name).type if name in TRADE_SCHEMA.names else None
         arrays.append(pa.array(values, type=typ))
     return pa.Table.from_arrays(arrays, names=list(names))
