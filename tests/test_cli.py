@@ -17,20 +17,8 @@ import pytest
 from conftest import ZSCORE
 from omega.cli import apply_override, load_config, main
 
-TOML_CONFIG = """
-symbol = "EURUSD"
-timeframe = "M1"
-enabled_scenarios = [1, 2]
-
-[params]
-z_score_long = -2.0
-z_score_short = 2.0
-window_length = 60
-htf_tf = "NONE"
-
-[engine]
-risk_per_trade = 100.0
-"""
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = ROOT / "docs" / "examples" / "mrz.toml"
 
 
 def omega_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -64,8 +52,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     candles = omega.data.generate_market(5_000, seed=4)
     bid, ask = _write_broker_pair(candles, d)
     pq.write_table(candles, d / "candles.parquet")
-    (d / "mrz.toml").write_text(TOML_CONFIG)
-    return {"dir": d, "bid": bid, "ask": ask, "parquet": d / "candles.parquet", "toml": d / "mrz.toml"}
+    return {"dir": d, "bid": bid, "ask": ask, "parquet": d / "candles.parquet", "toml": EXAMPLE_CONFIG}
 
 
 def test_broker_csv_to_html_report_in_one_command(zscore_plugin: str, files: dict[str, Path], tmp_path: Path) -> None:
@@ -148,9 +135,14 @@ def test_user_errors_exit_2_with_code_and_hint(
     assert f"[{code}]" in proc.stderr
     assert needle in proc.stderr
     assert "\nhint: " in proc.stderr
-    verbose = omega_cli(*argv, "--verbose", cwd=tmp_path)
-    assert verbose.returncode == 2
-    assert "Traceback" in verbose.stderr
+    for verbose in (omega_cli(*argv, "--verbose", cwd=tmp_path), omega_cli("-v", *argv, cwd=tmp_path)):
+        assert verbose.returncode == 2
+        assert "Traceback" in verbose.stderr
+
+
+def test_the_documented_config_is_the_example_file() -> None:
+    doc = (ROOT / "docs" / "cli.md").read_text()
+    assert f"```toml\n{EXAMPLE_CONFIG.read_text()}```" in doc
 
 
 def test_overrides_parse_values_as_json_or_text() -> None:

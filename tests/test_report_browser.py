@@ -165,13 +165,13 @@ def test_million_bars_zoom_shows_trades_and_keeps_charts_in_step(
 
 
 def _screenshot(out: Path) -> None:
-    """Write the docs screenshot of the README example's report (30 000 generated M1 bars)."""
+    """Write the docs screenshot: the report of `omega demo` (MRZ on 20 000 synthetic M1 bars)."""
+    from omega.demo import run_demo
     from playwright.sync_api import sync_playwright
 
-    candles = omega.data.generate_market(30_000, seed=7)
-    result = omega.run_backtest(ZSCORE, DEMO_CONFIG, candles, backend="rust")
     html = out.with_suffix(".html")
-    result.report(html)
+    if run_demo(20_000, ZSCORE, report=html, out=lambda _: None) != 0:
+        raise SystemExit("the demo failed")
     exe = chromium_path()
     if exe is None:
         raise SystemExit("Chromium not found")

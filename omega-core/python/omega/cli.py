@@ -57,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     verbose.add_argument(
         "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
     )
+    # No set_defaults here: parents share the action object, so it would reset the subcommands' flag.
     p = argparse.ArgumentParser(prog="omega", description="Omega FX backtesting", parents=[verbose])
-    p.set_defaults(verbose=False)
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", parents=[verbose], help="run a backtest on your data and config")
@@ -266,6 +266,7 @@ def _fail(message: str, hint: str, verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``omega`` script and ``python -m omega``."""
     args = _parser().parse_args(argv)
+    args.verbose = getattr(args, "verbose", False)
     try:
         return COMMANDS.get(args.command, _cmd_info)(args)
     except OmegaError as e:

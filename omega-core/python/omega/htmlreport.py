@@ -25,8 +25,10 @@ MAX_POINTS = 20_000
 """Most candles / equity points drawn; longer runs are aggregated into buckets of whole bars."""
 MAX_MARKERS = 50_000
 """Most trades marked on the price chart (the first ones by entry time)."""
-MARKER_LIMIT = 200
+MARKER_LIMIT = 600
 """Marks drawn only while at most this many are in view (zoom in to see them on long runs)."""
+LABEL_LIMIT = 120
+"""Marks carry their trade id only while at most this many are in view."""
 MAX_TRADE_ROWS = 500
 """Most trades listed in the report's trade table."""
 CHART_IDS: tuple[str, ...] = ("chart-price", "chart-equity", "chart-drawdown")
@@ -80,6 +82,7 @@ def _chart_data(result: BacktestResult, max_points: int) -> dict[str, Any]:
         data["c"] = _round(mid["close"][ends], dec)
     data["markers"] = _markers(result, ts, starts)
     data["marker_limit"] = MARKER_LIMIT
+    data["label_limit"] = LABEL_LIMIT
     return data
 
 

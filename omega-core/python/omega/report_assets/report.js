@@ -31,10 +31,14 @@
       {position: "inBar", color: "#2962ff", shape: "circle"},
       {position: "inBar", color: "#ff9800", shape: "circle"}
     ];
-    var marks = D.markers.map(function (m) {
-      var k = kinds[m[1]];
-      return {time: m[0], position: k.position, color: k.color, shape: k.shape, text: m[2]};
-    });
+    var mark = function (labelled) {
+      return function (m) {
+        var k = kinds[m[1]];
+        return {time: m[0], position: k.position, color: k.color, shape: k.shape, text: labelled ? m[2] : ""};
+      };
+    };
+    var marks = D.markers.map(mark(true));
+    var plain = D.markers.map(mark(false));
     var note = document.getElementById("marker-note");
     var first = function (t) {  // index of the first marker at or after time t
       var lo = 0, hi = marks.length;
@@ -49,7 +53,10 @@
       var b = D.t[Math.max(0, Math.min(D.t.length - 1, Math.ceil(r.to)))];
       var lo = first(a), hi = first(b + 1), n = hi - lo;
       var want = n <= D.marker_limit ? lo * 1e9 + hi : -1;
-      if (want !== shown) { candles.setMarkers(want < 0 ? [] : marks.slice(lo, hi)); shown = want; }
+      if (want !== shown) {
+        candles.setMarkers(want < 0 ? [] : (n <= D.label_limit ? marks : plain).slice(lo, hi));
+        shown = want;
+      }
       note.textContent = want < 0 ? n + " trade marks in view: zoom in to see them" : n + " trade marks in view";
     };
     price.timeScale().subscribeVisibleLogicalRangeChange(showMarkers);
