@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from omega.errors import InsufficientDataError
+from omega.reference.types import TradeResult
 
 TRADE_SCHEMA = pa.schema(
     [
@@ -60,6 +61,7 @@ TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 TIME_COLUMNS: dict[str, str] = {"entry_time_us": "entry_time", "exit_time_us": "exit_time"}
 """Integer µs record field → the timestamp column derived from it and appended to trade tables."""
 
+_REFERENCE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TradeResult))
 FORMATS: tuple[str, ...] = ("parquet", "csv", "json")
 RESULT_FILE = "result.json"
 RESULT_FORMAT_VERSION = 1
@@ -96,18 +98,21 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def records_to_table(trades: Iterable[Any]) -> pa.Table:
+def records_to_table(trades: Iterable[Any], names: Sequence[str] | None = None) -> pa.Table:
     """Trade records (dataclasses, native records or dicts) → a table of their fields in record order.
 
-    Field names come from the records themselves (dataclass fields, dict keys, else `TRADE_FIELDS`),
-    so a field added to the record flows through; known fields get their `TRADE_SCHEMA` type.
+    Field names are `names`, else those of the records themselves (dataclass fields, dict keys, else
+    `TRADE_FIELDS`), so a field added to the record flows through; known fields get their
+    `TRADE_SCHEMA` type.
     """
     rows = list(trades)
-    names: tuple[str, ...] = TRADE_FIELDS
-    if rows and dataclasses.is_dataclass(rows[0]):
-        names = tuple(f.name for f in dataclasses.fields(rows[0]))
-    elif rows and isinstance(rows[0], dict):
-        names = tuple(rows[0])
+    if names is None:
+        if rows and dataclasses.is_dataclass(rows[0]):
+            names = tuple(f.name for f in dataclasses.fields(rows[0]))
+        elif rows and isinstance(rows[0], dict):
+            names = tuple(rows[0])
+        else:
+            names = TRADE_FIELDS
     arrays = []
     for name in names:
         values = [_get(t, name) for t in rows]
@@ -131,8 +136,10 @@ def _record_table(result: Any, which: str) -> pa.Table:
     if isinstance(result, BacktestResult):
         return result.trades if which == "trades" else result.open_positions
     native = getattr(result, f"{which}_table", None)
-    table = native() if callable(native) else records_to_table(_get(result, which))
-    return with_time_columns(table)
+    if callable(native):
+        return with_time_columns(native())
+    # the reference's TradeResult fields name the columns, even when there is no trade
+    return with_time_columns(records_to_table(_get(result, which), names=_REFERENCE_FIELDS))
 
 
 def trades_to_table(result: Any, which: str = "trades") -> pa.Table:
@@ -458,8 +465,9 @@ def _count(result: Any, which: str) -> int:
     return v.num_rows if isinstance(v, pa.Table) else len(v)
 
 
-def summary(result: Any) -> dict[str, Any]:
-    """Backend, bar count, timing, trade counts and metrics in one JSON-ready dict."""
+def summary_dict(result: Any) -> dict[str, Any]:
+    """Backend, bar count, timing, trade counts and metrics of any result in one JSON-ready dict
+    (``metrics.json`` of `write_results`; the stats table is `BacktestResult.summary`)."""
     return {
         "backend": getattr(result, "backend", None),
         "bars_processed": _get(result, "bars_processed"),
@@ -506,7 +514,7 @@ def write_results(
     timestamps_us: Sequence[int] | np.ndarray[Any, Any] | None = None,
 ) -> list[Path]:
     """Export trades, open positions and equity of any result in each of `formats` (parquet, csv,
-    json) and ``metrics.json`` (the `summary` dict) into `directory` (created); for spreadsheets
+    json) and ``metrics.json`` (the `summary_dict`) into `directory` (created); for spreadsheets
     and other tools. Returns the written paths. CSV joins trade tags with ``|``. (To store a result
     and read it back, use `BacktestResult.write` / `read_result`.)"""
     bad = [f for f in formats if f not in FORMATS]
@@ -521,6 +529,6 @@ def write_results(
     }
     written = [_write_table(t, out_dir / name, fmt) for name, t in tables.items() for fmt in formats]
     metrics_path = out_dir / "metrics.json"
-    metrics_path.write_text(json.dumps(summary(result), indent=1, sort_keys=True))
+    metrics_path.write_text(json.dumps(summary_dict(result), indent=1, sort_keys=True))
     written.append(metrics_path)
     return written
