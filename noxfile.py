@@ -34,7 +34,11 @@ PY_DEPS = [
     "pandas>=2.1",
     # the Dask sweep test (tests/test_sweep_dask.py) and docs/sweeps.md start a loopback LocalCluster
     "dask[distributed]>=2024.1",
+    # Drives the system Chromium (Debian package `chromium`) for the HTML report test; it never
+    # downloads a browser of its own.
+    "playwright>=1.45,<2",
 ]
+LINT_DEPS = ["ruff", "mypy>=1.10", "types-tqdm"]
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
@@ -61,12 +65,15 @@ def install_omega(
             args += ["--profile", profile]
         with session.chdir(project):
             session.run(*args, env=CARGO_ENV)
-    session.install("--force-reinstall", "--no-deps", *[str(w) for w in sorted(WHEELS.glob("*.whl"))])
+    wheels = [str(w) for w in sorted(WHEELS.glob("*.whl"))]
+    # Replace the wheels even at an unchanged version, then let pip add their missing dependencies.
+    session.install("--force-reinstall", "--no-deps", *wheels)
+    session.install(*wheels)
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Run the demo backtest on generated sample data (both backends)."""
+    """Run the demo backtest on generated sample data (both backends) and write its HTML report."""
     install_omega(session, projects=DEMO_PROJECTS, deps=RUNTIME_DEPS)
     session.run("python", "-m", "omega", "demo", *session.posargs)
 
@@ -112,10 +119,9 @@ def lint(session: nox.Session) -> None:
         external=True,
         env=CARGO_ENV,
     )
-    session.install("ruff", "mypy>=1.10")
+    session.install("ruff")
     session.run("ruff", "check", ".")
-    install_omega(session)
-    session.install("mypy>=1.10")
+    install_omega(session, deps=[*PY_DEPS, *LINT_DEPS])
     packages = ["omega-core/python/omega"] + [
         str(p) for p in ROOT.glob("omega-strategies-*/python/*") if p.is_dir() and not p.name.startswith(".")
     ]

@@ -138,7 +138,7 @@ def test_python_only_plugin(market: pa.Table, monkeypatch: pytest.MonkeyPatch) -
     cfg = {"symbol": "EURUSD", "timeframe": "M1", "params": {"patience": 5}}
     result = omega.run_backtest(name, cfg, market.slice(0, 500))
     assert result.backend == "python"  # auto falls back to the only backend there is
-    assert result.trades == []
+    assert result.trades.num_rows == 0
     with pytest.raises(errors.StrategyNotFoundError, match="Rust"):
         omega.run_backtest(name, cfg, market.slice(0, 500), backend="rust")
     monkeypatch.setenv("OMEGA_USE_RUST_STRATEGY", "true")

@@ -15,9 +15,11 @@ def _python_blocks(path: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/data.md"])
-def test_python_examples_run(doc: str, zscore_plugin: str) -> None:
-    """Every ```python block of the document executes without error."""
+@pytest.mark.parametrize("doc", ["README.md", "docs/data.md", "docs/results.md"])
+def test_python_examples_run(doc: str, zscore_plugin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ```python block of the document executes without error (in a scratch directory, as
+    examples write files)."""
+    monkeypatch.chdir(tmp_path)
     blocks = _python_blocks(ROOT / doc)
     assert blocks, f"{doc} has no python examples"
     for block in blocks:

@@ -331,7 +331,9 @@ def test_indicator_cache_shared_by_a_sweep(native: ModuleType, sma_plugin: str, 
     assert sweep[1].trades_table().equals(direct.trades_table())
     assert sweep[1].equity_curve.tobytes() == direct.equity_curve.tobytes()
     assert cache.computed_series == 5  # SMA 3, 5, 8 and 20 and ATR 14, each once for the whole sweep
-    assert omega.run_backtest(sma_plugin, cfg(8), cache, backend="rust").trades_table().equals(sweep[2].trades_table())
+    via_api = omega.run_backtest(sma_plugin, cfg(8), cache, backend="rust")
+    assert results.trades_to_table(via_api).equals(sweep[2].trades_table())
+    assert via_api.timestamps_us is None  # a cache carries no candle table
     for bad, key in [
         ({"timeframe": "M5"}, "timeframe"),
         ({"symbol": "GBPUSD"}, "symbol"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from typing import Any
 
 import omega
 import pytest
@@ -28,9 +29,10 @@ def test_flattened_scenario6_keys_reach_both_backends(zscore_plugin: str) -> Non
         plain = omega.run_backtest(zscore_plugin, base, market, backend="rust")
     rust, python = runs["rust"], runs["python"]
     assert len(rust.trades) == len(python.trades) > 0
-    assert [(t.entry_index, t.direction) for t in rust.trades] == [(t.entry_index, t.direction) for t in python.trades]
-    longs = [t for t in rust.trades if t.direction == "long"]
-    plain_longs = [t for t in plain.trades if t.direction == "long"]
+    keys = ["entry_index", "direction"]
+    assert rust.trades.select(keys).equals(python.trades.select(keys))
+    longs = [t for t in rust.trades.to_pylist() if t["direction"] == "long"]
+    plain_longs = [t for t in plain.trades.to_pylist() if t["direction"] == "long"]
     assert len(longs) < len(plain_longs)  # the stricter per-TF long threshold took effect
 
 
@@ -55,17 +57,17 @@ def test_config_warnings_on_both_backends(zscore_plugin: str, backend: str) -> N
         omega.run_backtest(zscore_plugin, cfg, market, backend=backend)
 
 
-def _mrz_runs(zscore_plugin: str, engine: dict[str, object], **top: object) -> list[object]:
+def _mrz_runs(zscore_plugin: str, engine: dict[str, object], **top: object) -> list[dict[str, Any]]:
     market = omega.data.generate_market(30_000, seed=5)
     cfg = {"symbol": "EURUSD", "timeframe": "M1", "enabled_scenarios": [1], "engine": engine, **top}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         runs = [omega.run_backtest(zscore_plugin, cfg, market, backend=b) for b in ("rust", "python")]
     rust, python = runs
-    assert [(t.entry_index, t.exit_index) for t in rust.trades] == [
-        (t.entry_index, t.exit_index) for t in python.trades
+    assert [(t["entry_index"], t["exit_index"]) for t in rust.trades.to_pylist()] == [
+        (t["entry_index"], t["exit_index"]) for t in python.trades.to_pylist()
     ]
-    return list(rust.trades)
+    return list(rust.trades.to_pylist())
 
 
 def test_session_window_blocks_entries_outside_it(zscore_plugin: str) -> None:
@@ -74,10 +76,10 @@ def test_session_window_blocks_entries_outside_it(zscore_plugin: str) -> None:
     windowed = _mrz_runs(zscore_plugin, {"sessions": [["08:00", "09:59"]]})
     assert len(free) > len(windowed) > 0
     for t in windowed:
-        close_minute = ((t.entry_time_us + 60_000_000) // 60_000_000) % 1440
+        close_minute = ((t["entry_time_us"] + 60_000_000) // 60_000_000) % 1440
         assert 480 <= close_minute <= 599
     midnight = _mrz_runs(zscore_plugin, {"sessions": [["00:00", "00:00"]]})
-    assert all(((t.entry_time_us + 60_000_000) // 60_000_000) % 1440 == 0 for t in midnight)
+    assert all(((t["entry_time_us"] + 60_000_000) // 60_000_000) % 1440 == 0 for t in midnight)
     assert len(midnight) < len(windowed)
 
 
@@ -86,13 +88,13 @@ def test_cooldown_spaces_entries(zscore_plugin: str) -> None:
     free = _mrz_runs(zscore_plugin, {})
     cooled = _mrz_runs(zscore_plugin, {"cooldown_candles": 400})
     assert len(free) > len(cooled) > 0
-    entries = [t.entry_index for t in cooled]
+    entries = [t["entry_index"] for t in cooled]
     assert all(b - a >= 400 for a, b in itertools.pairwise(entries))
 
 
 def test_direction_filter_blocks_the_other_side(zscore_plugin: str) -> None:
     both = _mrz_runs(zscore_plugin, {})
     longs = _mrz_runs(zscore_plugin, {}, direction_filter="long")
-    assert {t.direction for t in both} == {"long", "short"}
+    assert {t["direction"] for t in both} == {"long", "short"}
     assert longs
-    assert {t.direction for t in longs} == {"long"}
+    assert {t["direction"] for t in longs} == {"long"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from omega import bridge, config, data, errors, hookspecs, plugins, results, sweeps
+from omega import bridge, config, data, errors, hookspecs, plugins, progress, results, sweeps
 from omega.api import list_strategies, resolve_backend, run_backtest
 from omega.config import BacktestConfig, EngineSettings, StrategyConfig
 from omega.errors import (
@@ -26,7 +26,9 @@ from omega.errors import (
     list_errors,
 )
 from omega.hookspecs import StrategySpec, hookimpl
+from omega.htmlreport import report
 from omega.plugins import get_strategy, register_plugin
+from omega.results import BacktestResult, read_result
 from omega.scan import scan_signals
 from omega.sweeps import SweepResult, sweep
 from omega.walk_forward import WalkForwardResult, walk_forward
@@ -38,6 +40,7 @@ except PackageNotFoundError:  # running from a source tree
 
 __all__ = [
     "BacktestConfig",
+    "BacktestResult",
     "EngineSettings",
     "IndicatorNotAvailableError",
     "InsufficientDataError",
@@ -65,7 +68,10 @@ __all__ = [
     "list_errors",
     "list_strategies",
     "plugins",
+    "progress",
+    "read_result",
     "register_plugin",
+    "report",
     "resolve_backend",
     "results",
     "run_backtest",

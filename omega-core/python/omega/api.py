@@ -1,9 +1,7 @@
 """`omega.run_backtest`: resolve the strategy, validate the config, pick the backend, run.
 
 The Rust backend is one call into `omega._native` (no Python runs until it returns); the Python
-backend is the pure-Python reference engine. Both results expose the same attribute names:
-``trades``, ``open_positions``, ``equity_curve``, ``metrics``, ``bars_processed``,
-``execution_time_ms``, ``backend``.
+backend is the pure-Python reference engine. Both give an `omega.BacktestResult`.
 """
 
 from __future__ import annotations
@@ -15,6 +13,8 @@ from omega import bridge, data, plugins
 from omega.config import normalize_config
 from omega.errors import InvalidConfigError, StrategyNotFoundError
 from omega.hookspecs import StrategySpec
+from omega.progress import bar
+from omega.results import BacktestResult
 
 Backend = Literal["rust", "python"]
 
@@ -58,20 +58,23 @@ def run_backtest(
     *,
     backend: str | None = None,
     conversion: Mapping[str, Any] | None = None,
-) -> Any:
-    """Run one backtest and return its result.
+    progress: bool | None = None,
+) -> BacktestResult:
+    """Run one backtest and return its `omega.BacktestResult` (the same class on both backends).
 
     Args:
         strategy: a registered strategy name (plugins are discovered on first use) or a spec.
         config: dict, `omega.BacktestConfig`, JSON text or `_native.StrategyConfig`; ``params``
             are validated by the strategy's params model (unknown keys: E4002 naming the key).
         candles: pyarrow Table/RecordBatch/reader, IPC bytes, a .parquet/.arrow path, a dict of
-            columns, or any ``__arrow_c_stream__`` exporter (pandas, polars, …).
+            columns, or any ``__arrow_c_stream__`` exporter (pandas, polars, …); on the Rust
+            backend also a native ``IndicatorCache`` (the result then has no timestamps).
         backend: ``"rust"`` or ``"python"`` to override ``OMEGA_USE_RUST_STRATEGY``.
         conversion: pair name → candles of that pair (same forms as ``candles``, same timeframe),
             for an instrument quoted in neither the account currency nor convertible through
             itself, e.g. ``{"GBPUSD": gbpusd}`` for EURGBP in a USD account (docs/engine.md
             "Account currency"). A needed pair that is missing is E4004 naming it.
+        progress: progress bar for Python-backend runs (`omega.progress`); None = when visible.
     """
     if conversion is not None and not isinstance(conversion, Mapping):
         raise InvalidConfigError(
@@ -80,22 +83,30 @@ def run_backtest(
     spec = strategy if isinstance(strategy, StrategySpec) else plugins.get_strategy(strategy)
     cfg = normalize_config(config, spec.params_model)
     chosen = resolve_backend(spec, backend)
+    config_dict = cfg.to_dict()
+    # One conversion to a Table, shared by the run (zero-copy over the C stream) and the result.
+    table = None if data._is_native_cache(candles) else data.to_arrow_table(candles)
     if chosen == "rust":
-        warn_config(spec, cfg.to_dict())
+        warn_config(spec, config_dict)
         rust = bridge._get_rust_module()
         if rust is None:  # resolve_backend checked this; kept for type narrowing
             raise StrategyNotFoundError("omega._native is not available", {"strategy": spec.name})
         native_config = rust.StrategyConfig.from_json(cfg.to_json())
         native_conversion = {pair: data.to_native_input(c) for pair, c in (conversion or {}).items()}
-        return rust.run_backtest_rust(
-            spec.name, native_config, data.to_native_input(candles), native_conversion or None
+        raw = rust.run_backtest_rust(
+            spec.name, native_config, candles if table is None else table, native_conversion or None
         )
+        return BacktestResult.from_backend(raw, strategy=spec.name, config=config_dict, market=table)
     from omega.reference.engine import run_reference_backtest
 
     if spec.reference is None:  # resolve_backend checked this; kept for type narrowing
         raise StrategyNotFoundError(f"strategy '{spec.name}' has no Python reference", {"strategy": spec.name})
-    tables = {pair: data.to_arrow_table(c) for pair, c in (conversion or {}).items()}
-    return run_reference_backtest(spec.reference, cfg.to_dict(), data.to_arrow_table(candles), tables)
+    if table is None:
+        table = data.to_arrow_table(candles)  # raises the clear E4004 for a native cache
+    with bar(table.num_rows, f"{spec.name} (python)", progress) as update:
+        tables = {pair: data.to_arrow_table(c) for pair, c in (conversion or {}).items()}
+        ref = run_reference_backtest(spec.reference, config_dict, table, tables, progress=update)
+    return BacktestResult.from_backend(ref, strategy=spec.name, config=config_dict, market=table)
 
 
 def warn_config(spec: StrategySpec, config: dict[str, Any]) -> None:

@@ -63,7 +63,7 @@ def _trades(result: Any) -> list[tuple[Any, ...]]:
         v = t[k] if isinstance(t, dict) else getattr(t, k)
         return tuple(v) if isinstance(v, list) else v
 
-    return [tuple(get(t, k) for k in fields) for t in result.trades]
+    return [tuple(get(t, k) for k in fields) for t in result.trades.to_pylist()]
 
 
 @pytest.mark.parity

@@ -52,6 +52,8 @@ from omega.reference.types import (
 __all__ = ["DEFAULT_ENGINE", "parse_config", "run_backtest", "run_reference_backtest", "strategy_name"]
 
 _MINUTE_US = 60_000_000
+PROGRESS_EVERY = 4096
+"""Bars between two calls of a run's progress callback."""
 _U32 = 2**32
 _U64 = 2**64
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
@@ -324,10 +326,12 @@ def run_backtest(
     market: Market,
     config: Mapping[str, Any],
     rates: Mapping[str, Market] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ReferenceBacktestResult:
     """Run an initialised and prepared ``strategy`` over ``market`` (docs/engine.md).
 
-    ``rates`` maps pair names to conversion bars (docs/engine.md "Account currency"). Errors: E4002
+    ``rates`` maps pair names to conversion bars (docs/engine.md "Account currency"). ``progress``,
+    if given, is called with the number of bars done every `PROGRESS_EVERY` bars. Errors: E4002
     for a bad config, an unknown instrument without a spec or a config timeframe that is not the
     market's, E4004 for an empty market or a missing conversion pair, E4006 for a non-finite or
     malformed signal/action, E4008 if strategy code raises.
@@ -489,6 +493,8 @@ def run_backtest(
         return True
 
     for i in range(n):
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(i)
         closed_now = False
 
         # 0. next_open: fill the previous bar's signal at this bar's entry-side open
@@ -695,13 +701,18 @@ def run_with_strategy(
 
 
 def run_reference_backtest(
-    strategy_cls: type[Strategy], config: Mapping[str, Any], candles: Any, conversion: Mapping[str, Any] | None = None
+    strategy_cls: type[Strategy],
+    config: Mapping[str, Any],
+    candles: Any,
+    conversion: Mapping[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ReferenceBacktestResult:
     """Validate ``config`` and ``candles``, build the strategy, run it, and release it.
 
     ``candles`` is anything ``Market.from_arrow`` accepts (pyarrow Table/RecordBatch, IPC bytes,
     an Arrow C stream exporter, a dict of columns); ``conversion`` maps pair names (``"USDJPY"``)
-    to candles of that pair in the same forms (docs/engine.md "Account currency").
+    to candles of that pair in the same forms (docs/engine.md "Account currency"). ``progress``:
+    see `run_backtest`.
     """
 
     def job(strategy: Strategy, cache: IndicatorCache, market: Market, cfg: dict[str, Any]) -> ReferenceBacktestResult:
@@ -709,7 +720,7 @@ def run_reference_backtest(
             pair: _conversion_market(pair, c, market.timeframe, cfg["engine"]["allow_crossed_quotes"])
             for pair, c in (conversion or {}).items()
         }
-        return run_backtest(strategy, cache, market, cfg, rates)
+        return run_backtest(strategy, cache, market, cfg, rates, progress)
 
     return run_with_strategy(strategy_cls, config, candles, job)
 
