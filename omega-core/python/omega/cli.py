@@ -1,4 +1,5 @@
-"""The ``omega`` command (argparse): ``run``, ``scan``, ``report``, ``demo``, ``data inspect``, ``strategies``, ``errors``, ``version``.
+"""The ``omega`` command (argparse): ``run``, ``scan``, ``report``, ``demo``, ``data inspect``,
+``strategies``, ``errors``, ``version``.
 
 Exit codes: 0 success, 1 the command ran but failed (e.g. backends disagree, or a bug in Omega),
 2 a user error: the coded message and a hint on stderr, never a traceback (``--verbose`` adds it).
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from omega import cli_data
-from omega.errors import InsufficientDataError, InvalidConfigError, OmegaError
+from omega.errors import InvalidConfigError, OmegaError
 
 HINTS: dict[str, str] = {
     "E4001": "`omega strategies` lists the installed strategies and their backends",
