@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,11 @@ def config(symbol: str, **engine: Any) -> dict[str, Any]:
         "params": {"z_score_long": -1.5, "z_score_short": 1.5, "window_length": 40, "htf_tf": "NONE"},
         "engine": {"risk_per_trade": 100.0, "costs": {"commission_per_million": 20.0}, **engine},
     }
+
+
+def records(result: Any) -> list[Any]:
+    """The trades of a result as records with attributes (``t.pnl_gross``)."""
+    return [SimpleNamespace(**t) for t in result.trades.to_pylist()]
 
 
 def rate_at(conv: pa.Table, t_us: int, direct: bool) -> tuple[float, float]:
@@ -87,11 +93,11 @@ def test_pnl_is_converted_by_the_documented_rule(
     cfg = config(symbol, account_currency=account)
     rust, python = (omega.run_backtest(STRATEGY, cfg, traded, backend=b, conversion=conversion) for b in BACKENDS)
     assert len(rust.trades) == len(python.trades) >= 10
-    for x, y in zip(rust.trades, python.trades, strict=True):
+    for x, y in zip(records(rust), records(python), strict=True):
         for field in ("entry_time_us", "exit_time_us", "entry_price", "exit_price", "lots", "pnl_gross", "commission"):
             assert getattr(x, field) == getattr(y, field), field
     assert np.array_equal(np.asarray(rust.equity_curve), np.asarray(python.equity_curve))
-    for t in rust.trades:
+    for t in records(rust):
         gross, r_multiple = expected(t, conv, direct)
         assert math.isclose(t.pnl_gross, gross, rel_tol=1e-12, abs_tol=1e-9), (t.id, t.pnl_gross, gross)
         assert math.isclose(t.r_multiple, r_multiple, rel_tol=1e-12, abs_tol=1e-12), (t.id, t.r_multiple, r_multiple)
@@ -104,7 +110,7 @@ def test_usdjpy_in_usd_reports_dollars_not_yen(backend: str) -> None:
     """Before the fix a USDJPY run reported JPY amounts as USD (about 150x too large)."""
     r = omega.run_backtest(STRATEGY, config("USDJPY"), market("USDJPY", 11, 150.0), backend=backend)
     assert len(r.trades) > 0
-    for t in r.trades:
+    for t in records(r):
         quote_pnl = abs(t.exit_price - t.entry_price) * CONTRACT * t.lots
         assert abs(t.pnl_gross) <= quote_pnl / 140.0
 
@@ -138,4 +144,4 @@ def test_unknown_symbol_needs_a_spec(backend: str) -> None:
     spec = {"base": "EUR", "quote": "USD", "pip_size": 0.0001}
     r = omega.run_backtest(STRATEGY, config("EURUSD.r", symbol_spec=spec), traded, backend=backend)
     ref = omega.run_backtest(STRATEGY, config("EURUSD"), traded, backend=backend)
-    assert [t.pnl for t in r.trades] == [t.pnl for t in ref.trades]
+    assert r.trades.column("pnl").to_pylist() == ref.trades.column("pnl").to_pylist()

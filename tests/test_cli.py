@@ -113,13 +113,13 @@ def test_scan_command(zscore_plugin: str, files: dict[str, Path], tmp_path: Path
     ("args", "code", "needle"),
     [
         (["demo", "--timeframe", "M7", "--no-report"], "E4002", "unknown timeframe 'M7'"),
-        (["run", ZSCORE, "--data", "missing.parquet", "--config", "{toml}"], "E4004", "missing.parquet does not exist"),
+        (["run", ZSCORE, "--data", "missing.parquet", "--config", "{toml}"], "E4004", "no such file: missing.parquet"),
         (["run", ZSCORE, "--data", "{parquet}", "--config", "nope.toml"], "E4002", "nope.toml does not exist"),
         (["run", ZSCORE, "--data", "{parquet}", "--config", "{bad_toml}"], "E4002", "is not valid TOML"),
         (["run", ZSCORE, "--data", "{parquet}", "--config", "{toml}", "--set", "params.bogus=1"], "E4002", "bogus"),
         (["run", ZSCORE, "--data", "{parquet}", "--config", "{toml}", "--set", "oops"], "E4002", "KEY=VALUE"),
         (["run", "no_such_strategy", "--data", "{parquet}", "--config", "{toml}"], "E4001", "no_such_strategy"),
-        (["run", ZSCORE, "--data", "{toml}", "--config", "{toml}"], "E4004", "unsupported file type"),
+        (["run", ZSCORE, "--data", "{toml}", "--config", "{toml}"], "E4004", "cannot tell the separator"),
         (["report", "{dir}"], "E4004", "no result.json"),
     ],
 )

@@ -72,9 +72,9 @@ def test_walk_forward_chooses_the_best_and_warms_up(sma_plugin: str, market: pa.
         full = omega.run_backtest(sma_plugin, full_cfg, market, backend="rust")
         end = c + 1_000 - 1
         expected = [
-            (t.entry_index - a, t.exit_index - a, t.pnl)
-            for t in full.trades
-            if c <= t.entry_index and t.exit_index < end
+            (t["entry_index"] - a, t["exit_index"] - a, t["pnl"])
+            for t in full.trades.to_pylist()
+            if c <= t["entry_index"] and t["exit_index"] < end
         ]
         mine = wf.trades.filter(pa.compute.equal(wf.trades.column("window"), k)).to_pylist()
         got = [(t["entry_index"], t["exit_index"], t["pnl"]) for t in mine if t["exit_index"] < end - a]
