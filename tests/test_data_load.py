@@ -433,7 +433,7 @@ def test_csv_path_runs_on_both_backends(tmp_path: Path, sma_plugin: str, sma_con
     src.to_pandas().to_csv(path, index=False, float_format="%.17g")
     rust, python = _run_both(sma_plugin, sma_config, path)
     direct = _run_both(sma_plugin, sma_config, src)
-    assert rust.trades_table().equals(direct[0].trades_table())
+    assert rust.trades.equals(direct[0].trades)
     assert len(python.trades) == len(direct[1].trades)
 
 

@@ -71,9 +71,12 @@ def test_no_output_when_not_a_terminal(zscore_plugin: str, capsys: pytest.Captur
 
 
 def test_progress_bar_in_a_terminal(zscore_plugin: str, tmp_path: Path) -> None:
-    """A Python-backend run longer than SHOW_AFTER_S, in a pseudo-terminal, draws a bar on stderr."""
+    """A Python-backend run in a pseudo-terminal draws a bar on stderr. The child sets
+    SHOW_AFTER_S to 0 so that the outcome does not depend on how fast this machine runs 60k bars."""
     code = (
         "import omega\n"
+        "import omega.progress\n"
+        "omega.progress.SHOW_AFTER_S = 0.0\n"
         f"cfg = {CONFIG!r}\n"
         "m = omega.data.generate_market(60_000, seed=1)\n"
         f"omega.run_backtest({ZSCORE!r}, cfg, m, backend='python')\n"
