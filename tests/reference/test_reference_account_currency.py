@@ -11,23 +11,14 @@ import pytest
 from omega.errors import InsufficientDataError, InvalidConfigError
 from omega.reference.cache import IndicatorCache, MarketHost
 from omega.reference.engine import run_backtest
-from omega.reference.market import PRICE_COLUMNS, Market
+from omega.reference.market import Market
 from omega.reference.types import Close, Position, PositionAction, ReferenceBacktestResult
-from test_reference_engine import MIN, T0, Bar, Script, hold, long, once, short
+from test_reference_engine import Bar, Script, columns, hold, long, once, short
 
 
 def market_of(symbol: str, spread: float, bid: list[Bar]) -> Market:
     """M1 bars of ``symbol`` from bid (open, high, low, close); ask = bid + ``spread``."""
-    cols: dict[str, list[Any]] = {k: [] for k in ("timestamp_us", *PRICE_COLUMNS)}
-    for k, (o, h, lo, c) in enumerate(bid):
-        cols["timestamp_us"].append(T0 + k * MIN)
-        for side, add in (("bid", 0.0), ("ask", spread)):
-            cols[f"{side}_open"].append(o + add)
-            cols[f"{side}_high"].append(h + add)
-            cols[f"{side}_low"].append(lo + add)
-            cols[f"{side}_close"].append(c + add)
-            cols[f"{side}_volume"].append(1.0)
-    return Market.from_arrow(cols, symbol, "M1")
+    return Market.from_arrow(columns(bid, spread=spread), symbol, "M1")
 
 
 def cfg(symbol: str, **engine: Any) -> dict[str, Any]:

@@ -45,12 +45,12 @@ SignalFn = Callable[[DataSlice], TradeSignal | None]
 ActionFn = Callable[[Position, DataSlice], PositionAction]
 
 
-def columns(bid: list[Bar], start: int = T0) -> dict[str, list[Any]]:
-    """M1 columns from bid (open, high, low, close); ask = bid + SPREAD; bar k opens at start + k min."""
+def columns(bid: list[Bar], start: int = T0, spread: float = SPREAD) -> dict[str, list[Any]]:
+    """M1 columns from bid (open, high, low, close); ask = bid + spread; bar k opens at start + k min."""
     cols: dict[str, list[Any]] = {k: [] for k in ("timestamp_us", *PRICE_COLUMNS)}
     for k, (o, h, lo, c) in enumerate(bid):
         cols["timestamp_us"].append(start + k * MIN)
-        for side, add in (("bid", 0.0), ("ask", SPREAD)):
+        for side, add in (("bid", 0.0), ("ask", spread)):
             cols[f"{side}_open"].append(o + add)
             cols[f"{side}_high"].append(h + add)
             cols[f"{side}_low"].append(lo + add)

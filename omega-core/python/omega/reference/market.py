@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from omega.columns import PRICE_COLUMNS
 from omega.errors import IndicatorNotAvailableError, InsufficientDataError, InvalidConfigError
 from omega.reference.keys import TIMEFRAME_MINUTES
 
@@ -29,18 +30,6 @@ __all__ = [
     "resample",
 ]
 
-PRICE_COLUMNS: tuple[str, ...] = (
-    "bid_open",
-    "bid_high",
-    "bid_low",
-    "bid_close",
-    "bid_volume",
-    "ask_open",
-    "ask_high",
-    "ask_low",
-    "ask_close",
-    "ask_volume",
-)
 REQUIRED_COLUMNS: tuple[str, ...] = ("timestamp_us", *PRICE_COLUMNS)
 #: HTF anchors of H4/D1 bins (shorter timeframes always use plain UTC boundaries).
 ANCHORS: tuple[str, ...] = ("utc", "new_york_1700")

@@ -14,13 +14,13 @@ const T0: i64 = 1_704_067_200_000_000;
 const MIN: i64 = 60_000_000;
 const SPREAD: f64 = 0.0001;
 
-/// M1 EURUSD bars from bid (open, high, low, close); ask = bid + SPREAD; bar k opens at T0 + k min
-/// (or at `start + k min`).
-fn market_at(start: i64, bid: &[(f64, f64, f64, f64)]) -> MarketData {
+/// M1 bars of `symbol` from bid (open, high, low, close); ask = bid + `spread`; bar k opens at
+/// `start + k min`.
+fn bars(symbol: &str, spread: f64, start: i64, bid: &[(f64, f64, f64, f64)]) -> MarketData {
     let n = bid.len();
     let col = |f: fn(&(f64, f64, f64, f64)) -> f64, add: f64| bid.iter().map(|b| f(b) + add).collect::<Vec<f64>>();
     MarketData::from_vecs(
-        "EURUSD",
+        symbol,
         Timeframe::M1,
         (0..n as i64).map(|k| start + k * MIN).collect(),
         [
@@ -29,15 +29,20 @@ fn market_at(start: i64, bid: &[(f64, f64, f64, f64)]) -> MarketData {
             col(|b| b.2, 0.0),
             col(|b| b.3, 0.0),
             vec![1.0; n],
-            col(|b| b.0, SPREAD),
-            col(|b| b.1, SPREAD),
-            col(|b| b.2, SPREAD),
-            col(|b| b.3, SPREAD),
+            col(|b| b.0, spread),
+            col(|b| b.1, spread),
+            col(|b| b.2, spread),
+            col(|b| b.3, spread),
             vec![1.0; n],
         ],
         false,
     )
     .unwrap()
+}
+
+/// M1 EURUSD bars from bid rows, ask = bid + SPREAD, from `start`.
+fn market_at(start: i64, bid: &[(f64, f64, f64, f64)]) -> MarketData {
+    bars("EURUSD", SPREAD, start, bid)
 }
 
 fn market(bid: &[(f64, f64, f64, f64)]) -> MarketData {
@@ -708,29 +713,9 @@ fn rejected_signals_do_not_draw_from_the_rng() {
 
 // --- Account currency (docs/engine.md "Account currency"): hand-computed cases --------------------
 
-/// M1 bars of `symbol` from bid (open, high, low, close) rows, ask = bid + `spread`.
+/// M1 bars of `symbol` from T0.
 fn market_of(symbol: &str, spread: f64, bid: &[(f64, f64, f64, f64)]) -> MarketData {
-    let n = bid.len();
-    let col = |f: fn(&(f64, f64, f64, f64)) -> f64, add: f64| bid.iter().map(|b| f(b) + add).collect::<Vec<f64>>();
-    MarketData::from_vecs(
-        symbol,
-        Timeframe::M1,
-        (0..n as i64).map(|k| T0 + k * MIN).collect(),
-        [
-            col(|b| b.0, 0.0),
-            col(|b| b.1, 0.0),
-            col(|b| b.2, 0.0),
-            col(|b| b.3, 0.0),
-            vec![1.0; n],
-            col(|b| b.0, spread),
-            col(|b| b.1, spread),
-            col(|b| b.2, spread),
-            col(|b| b.3, spread),
-            vec![1.0; n],
-        ],
-        false,
-    )
-    .unwrap()
+    bars(symbol, spread, T0, bid)
 }
 
 fn run_with(s: &Script, m: &MarketData, c: &StrategyConfig, rates: &[MarketData]) -> Result<EngineResult> {
