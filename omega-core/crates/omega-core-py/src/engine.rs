@@ -118,6 +118,15 @@ pub(crate) fn with_strategy<T>(
     }
 }
 
+/// The registered plugin of `strategy_name`, or E4001 listing the registered names.
+pub(crate) fn lookup_plugin(py: Python<'_>, strategy_name: &str) -> PyResult<Arc<PluginHandle>> {
+    registry::lookup(strategy_name).map_err(|known| {
+        let e = StrategyError::StrategyNotFound { name: strategy_name.to_string() };
+        let known = if known.is_empty() { String::from("none") } else { known.join(", ") };
+        to_pyerr(py, &e, &[("backend", "rust"), ("registered", &known)])
+    })
+}
+
 /// One Python → Rust crossing that runs the registered strategy `strategy_name`: counts it, looks
 /// the plugin up (E4001), reads config and candles with the GIL held, then releases the GIL and runs
 /// `job` (a backtest or a scan) under `catch_unwind`; every error becomes its coded Python exception.
@@ -129,11 +138,7 @@ pub(crate) fn run_strategy<T: Send>(
     job: impl FnOnce(&ForeignStrategy<'_>, &IndicatorCache<'_>, &MarketHost, &CoreConfig) -> Result<T, StrategyError> + Send,
 ) -> PyResult<T> {
     NATIVE_CALLS.fetch_add(1, Ordering::SeqCst);
-    let plugin = registry::lookup(strategy_name).map_err(|known| {
-        let e = StrategyError::StrategyNotFound { name: strategy_name.to_string() };
-        let known = if known.is_empty() { String::from("none") } else { known.join(", ") };
-        to_pyerr(py, &e, &[("backend", "rust"), ("registered", &known)])
-    })?;
+    let plugin = lookup_plugin(py, strategy_name)?;
     let config = StrategyConfig::from_any(py, config)?.inner;
     let timeframe = config.primary_timeframe().map_err(|e| err(py, e))?;
     let source = Source::read(py, candle_data)?;

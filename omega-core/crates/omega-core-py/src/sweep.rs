@@ -21,7 +21,6 @@ use crate::config::StrategyConfig;
 use crate::engine::{check_shared, trades_batch, Source, NATIVE_CALLS};
 use crate::errors::{core_panic, err, to_pyerr};
 use crate::market::to_market;
-use crate::registry;
 
 /// Progress and cancellation of a running sweep: `done` counts finished configs; `cancel()` stops
 /// the sweep before its next config (it then raises `KeyboardInterrupt`).
@@ -108,11 +107,7 @@ fn run_sweep_rust<'py>(
     control: Option<Bound<'py, PySweepControl>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     NATIVE_CALLS.fetch_add(1, Ordering::SeqCst);
-    let plugin = registry::lookup(strategy_name).map_err(|known| {
-        let e = StrategyError::StrategyNotFound { name: strategy_name.to_string() };
-        let known = if known.is_empty() { String::from("none") } else { known.join(", ") };
-        to_pyerr(py, &e, &[("backend", "rust"), ("registered", &known)])
-    })?;
+    let plugin = crate::engine::lookup_plugin(py, strategy_name)?;
     let mut parsed: Vec<CoreConfig> = Vec::with_capacity(configs.len());
     for (i, c) in configs.iter().enumerate() {
         let c = StrategyConfig::from_any(py, c)
