@@ -128,3 +128,18 @@ def test_every_golden_file_belongs_to_a_case(zscore_plugin: str, sma_plugin: str
     present = set(GOLDEN_DIR.glob("*/*.json"))
     orphans = sorted(str(p.relative_to(GOLDEN_DIR)) for p in present - expected)
     assert not orphans, f"golden files without a case (rewrite the goldens with `{REGENERATE}`): {orphans}"
+
+
+def test_account_cases_exercise_swaps_margin_and_stop_outs(zscore_plugin: str, sma_plugin: str) -> None:
+    """The ``account`` cases (docs/engine.md "Swaps", "Margin and stop-out") reach every new path:
+    swaps in points and in percent, signals rejected for margin and stop-outs, in the committed goldens."""
+    account = [c for c in CASES if c.config_id.endswith("account")]
+    assert {c.strategy for c in account} == {MRZ, SMA}
+    metrics = [g["metrics"] for c in account if (g := load_golden(c)) is not None]
+    assert len(metrics) == len(account), "account goldens missing: " + REGENERATE
+    charged = {
+        c.config["engine"]["symbol_spec"]["swap_mode"] for c, m in zip(account, metrics, strict=True) if m["swap_total"]
+    }
+    assert charged == {"points", "percent"}
+    assert sum(m["signals_rejected_margin"] for m in metrics) > 0
+    assert sum(m["stop_outs"] for m in metrics) > 0

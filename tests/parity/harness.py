@@ -236,6 +236,26 @@ def _multi(market: MarketSpec, conf: dict[str, Any]) -> None:
     engine["start_time_us"] = market.start_us + 400 * market.tf_minutes * 60_000_000
 
 
+def _account(market: MarketSpec, conf: dict[str, Any]) -> None:
+    """Swaps (points on even seeds, percent on odd ones; triple Wednesday or Friday) and a small
+    account at leverage 100 that fits about three 1-lot positions, with a stop-out level of 1.02: a
+    fourth entry or one after losses is rejected for margin, three losing positions are stopped out
+    (docs/engine.md "Swaps", "Margin and stop-out")."""
+    engine = conf["engine"]
+    engine["sizing"] = "fixed"
+    engine["fixed_lots"] = 1.0
+    engine["max_open_positions"] = 4
+    engine["allow_same_bar_reentry"] = True
+    engine["initial_balance"] = 3_400.0
+    engine["stop_out_level"] = 1.02
+    spec: dict[str, Any] = {"margin_rate": 0.01}
+    if market.seed % 2 == 0:
+        spec.update(swap_mode="points", swap_long=-6.8, swap_short=1.9, triple_swap_weekday="wednesday")
+    else:
+        spec.update(swap_mode="percent", swap_long=-2.75, swap_short=0.6, triple_swap_weekday="friday")
+    engine["symbol_spec"] = spec
+
+
 # ---- MRZ ---------------------------------------------------------------------------------------
 _MRZ_HTF: dict[str, tuple[str, str, list[str]]] = {
     # primary: (filter A timeframe, filter B timeframe, scenario-6 chain)
@@ -329,6 +349,7 @@ MRZ_VARIANTS: dict[str, _Variant] = {
     "sessions": _sessions,
     "multi": _multi,
     "filters": _mrz_filters,
+    "account": _account,
 }
 MRZ_SINGLE_ROTATION: tuple[str, ...] = ("plain", "costs", "timeout", "sessions")
 """Scenario n alone on market k runs with variant ``MRZ_SINGLE_ROTATION[(k + n) % 4]``, so every
@@ -374,6 +395,9 @@ def sma_cases(market_index: int, market: MarketSpec) -> list[Case]:
     _multi(market, wide)
     _lot_limits(market, wide)
     out.append(_case(SMA, market, "wide-sessions-multi-lots", wide, True))
+    account = _base(market, {"fast": 3, "slow": 30, "sl_atr": 1.5, "tp_atr": 3.0, "max_bars": 400})
+    _account(market, account)
+    out.append(_case(SMA, market, "account", account, True))
     return out
 
 

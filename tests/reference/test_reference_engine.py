@@ -429,6 +429,7 @@ def trade(pnl: float, r: float, scenario: int | None) -> TradeResult:
         pnl_pips=0.0,
         pnl_gross=pnl + 1.0,
         commission=1.0,
+        swap=0.0,
         pnl=pnl,
         slippage_pips=0.0,
         r_multiple=r,

@@ -122,6 +122,10 @@ class EngineSettings(_Strict):
     cooldown_minutes_trade: float = 0.0
     start_time_us: int | None = None
     htf_anchor: Literal["utc", "new_york_1700"] = "utc"
+    # account: swaps and margin (docs/engine.md "Swaps", "Margin and stop-out")
+    swaps: bool = True
+    margin: bool = True
+    stop_out_level: float = 0.5
 
     @field_validator("initial_balance", "risk_per_trade", "fixed_lots")
     @classmethod
@@ -140,7 +144,7 @@ class EngineSettings(_Strict):
             raise ValueError(f"'{v}' is not an upper-case currency code such as USD")
         return v
 
-    @field_validator("cooldown_minutes", "cooldown_minutes_trade")
+    @field_validator("cooldown_minutes", "cooldown_minutes_trade", "stop_out_level")
     @classmethod
     def _nonneg(cls, v: float) -> float:
         return _nonnegative("value", v)

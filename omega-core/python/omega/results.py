@@ -44,6 +44,7 @@ TRADE_SCHEMA = pa.schema(
         ("pnl_pips", pa.float64()),
         ("pnl_gross", pa.float64()),
         ("commission", pa.float64()),
+        ("swap", pa.float64()),
         ("pnl", pa.float64()),
         ("slippage_pips", pa.float64()),
         ("r_multiple", pa.float64()),
@@ -78,7 +79,17 @@ MARKET_COLUMNS: tuple[str, ...] = (
 """Price columns a result keeps of its market (for the price chart of the report)."""
 
 COUNT_METRICS: frozenset[str] = frozenset(
-    {"total_trades", "wins", "losses", "longest_drawdown_bars", "signals", "signals_rejected", "bars_processed"}
+    {
+        "total_trades",
+        "wins",
+        "losses",
+        "longest_drawdown_bars",
+        "signals",
+        "signals_rejected",
+        "signals_rejected_margin",
+        "stop_outs",
+        "bars_processed",
+    }
 )
 """Metrics that count something; `metrics` holds them as int (so does every ``trades_scenario_*``)."""
 

@@ -36,7 +36,17 @@ from omega.results import TRADE_SCHEMA, records_to_table
 __all__ = ["COUNT_METRICS", "MARKET_KEYS", "SWEEP_TRADE_SCHEMA", "SweepResult", "apply_partial", "expand_grid", "sweep"]
 
 COUNT_METRICS: frozenset[str] = frozenset(
-    {"total_trades", "wins", "losses", "longest_drawdown_bars", "signals", "signals_rejected", "bars_processed"}
+    {
+        "total_trades",
+        "wins",
+        "losses",
+        "longest_drawdown_bars",
+        "signals",
+        "signals_rejected",
+        "signals_rejected_margin",
+        "stop_outs",
+        "bars_processed",
+    }
 )
 """Metrics that count things (integer columns of `SweepResult.table`), besides ``trades_scenario_*``."""
 

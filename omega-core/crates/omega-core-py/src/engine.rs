@@ -281,6 +281,10 @@ impl TradeResult {
         self.rec.commission
     }
     #[getter]
+    fn swap(&self) -> f64 {
+        self.rec.swap
+    }
+    #[getter]
     fn pnl(&self) -> f64 {
         self.rec.pnl
     }
@@ -296,7 +300,7 @@ impl TradeResult {
     fn bars_held(&self) -> usize {
         self.rec.bars_held
     }
-    /// `"stop_loss"`, `"take_profit"`, `"timeout"`, `"strategy_close"`, `"end_of_data"` or `"open"`.
+    /// `"stop_loss"`, `"take_profit"`, `"timeout"`, `"strategy_close"`, `"end_of_data"`, `"stop_out"` or `"open"`.
     #[getter]
     fn exit_reason(&self) -> &'static str {
         self.rec.exit_reason.as_str()
@@ -334,6 +338,7 @@ impl TradeResult {
         d.set_item("pnl_pips", r.pnl_pips)?;
         d.set_item("pnl_gross", r.pnl_gross)?;
         d.set_item("commission", r.commission)?;
+        d.set_item("swap", r.swap)?;
         d.set_item("pnl", r.pnl)?;
         d.set_item("slippage_pips", r.slippage_pips)?;
         d.set_item("r_multiple", r.r_multiple)?;
@@ -398,6 +403,7 @@ pub(crate) fn trades_batch(trades: &[TradeRecord]) -> Result<RecordBatch, arrow_
         ("pnl_pips", f64_col(|t| t.pnl_pips)),
         ("pnl_gross", f64_col(|t| t.pnl_gross)),
         ("commission", f64_col(|t| t.commission)),
+        ("swap", f64_col(|t| t.swap)),
         ("pnl", f64_col(|t| t.pnl)),
         ("slippage_pips", f64_col(|t| t.slippage_pips)),
         ("r_multiple", f64_col(|t| t.r_multiple)),

@@ -219,6 +219,14 @@ pub struct EngineConfig {
     pub start_time_us: Option<i64>,
     /// Anchor of H4/D1 resampling.
     pub htf_anchor: HtfAnchor,
+    // --- account: swaps and margin (docs/engine.md "Swaps", "Margin and stop-out") ---
+    /// Charge the instrument's swap at each rollover (17:00 New York) a position is held across.
+    pub swaps: bool,
+    /// Check free margin before every entry and close everything at the stop-out level.
+    pub margin: bool,
+    /// Margin level (equity / used margin, a fraction: 0.5 = 50 %) at or below which every open
+    /// position is closed at the worst price of the bar (`margin` on).
+    pub stop_out_level: f64,
 }
 
 impl Default for EngineConfig {
@@ -244,6 +252,9 @@ impl Default for EngineConfig {
             cooldown_minutes_trade: 0.0,
             start_time_us: None,
             htf_anchor: HtfAnchor::Utc,
+            swaps: true,
+            margin: true,
+            stop_out_level: 0.5,
         }
     }
 }
@@ -325,6 +336,7 @@ impl EngineConfig {
         nonneg("costs.pip_buffer_factor", self.costs.pip_buffer_factor)?;
         nonneg("cooldown_minutes", self.cooldown_minutes)?;
         nonneg("cooldown_minutes_trade", self.cooldown_minutes_trade)?;
+        nonneg("stop_out_level", self.stop_out_level)?;
         if self.max_open_positions == 0 {
             return Err(StrategyError::param("engine.max_open_positions", "must be >= 1"));
         }

@@ -27,6 +27,7 @@ from omega.errors import (
 from omega.instruments import FIELDS as INSTRUMENT_FIELDS
 from omega.instruments import SWAP_MODES, WEEKDAYS, Instrument
 from omega.instruments import resolve as resolve_instrument
+from omega.reference.account import Margin, Swaps
 from omega.reference.cache import IndicatorCache, MarketHost
 from omega.reference.conversion import Conversion, Rate
 from omega.reference.market import Market
@@ -90,6 +91,10 @@ DEFAULT_ENGINE: dict[str, Any] = {
     "cooldown_minutes_trade": 0.0,
     "start_time_us": None,
     "htf_anchor": "utc",
+    # account: swaps and margin (docs/engine.md "Swaps", "Margin and stop-out")
+    "swaps": True,
+    "margin": True,
+    "stop_out_level": 0.5,
 }
 
 _SPEC_NUMBERS = (
@@ -174,8 +179,9 @@ def _parse_engine(given: Any) -> dict[str, Any]:
     e["seed"] = _integer("engine.seed", e["seed"], 0, _U64)
     e["max_open_positions"] = _integer("engine.max_open_positions", e["max_open_positions"], 0, _U32)
     e["cooldown_candles"] = _integer("engine.cooldown_candles", e["cooldown_candles"], 0, _U32)
-    for key in ("allow_same_bar_reentry", "close_at_end", "allow_crossed_quotes"):
+    for key in ("allow_same_bar_reentry", "close_at_end", "allow_crossed_quotes", "swaps", "margin"):
         e[key] = _flag(f"engine.{key}", e[key])
+    e["stop_out_level"] = _number("engine.stop_out_level", e["stop_out_level"])
     if e["start_time_us"] is not None:
         e["start_time_us"] = _integer("engine.start_time_us", e["start_time_us"], _I64_MIN, _I64_MAX + 1)
     sessions = e["sessions"]
@@ -215,6 +221,7 @@ def _parse_engine(given: Any) -> dict[str, Any]:
         _nonnegative(f"engine.costs.{key}", costs[key])
     _nonnegative("engine.cooldown_minutes", e["cooldown_minutes"])
     _nonnegative("engine.cooldown_minutes_trade", e["cooldown_minutes_trade"])
+    _nonnegative("engine.stop_out_level", e["stop_out_level"])
     if e["max_open_positions"] == 0:
         raise _bad_key("engine.max_open_positions", "must be >= 1")
     for a, b in e["sessions"]:
@@ -315,6 +322,8 @@ class _Held:
     entry_commission: float
     entry_slippage_pips: float
     entry_debit_rate: float
+    margin: float
+    swap: float
     scenario: int | None
     reason: str
     tags: tuple[str, ...]
@@ -384,6 +393,25 @@ def run_backtest(
     def unrealised(p: _Held, mark: float, rate: Rate) -> float:
         return rate.convert((mark - p.entry_price) * p.sign * cs * p.lots)
 
+    def exit_side_open(p: _Held, i: int) -> float:
+        return bo[i] if p.direction == "long" else ao[i]
+
+    def worst(p: _Held, i: int) -> float:
+        return bl[i] if p.direction == "long" else ah[i]
+
+    def equity_at(rate: Rate, mark: Callable[[_Held, int], float], i: int) -> float:
+        """``balance + Σ unrealised`` of the open positions marked at ``mark(p, i)``."""
+        open_pnl = 0.0
+        for p in held:
+            open_pnl += unrealised(p, mark(p, i), rate)
+        return balance + open_pnl
+
+    def used_margin() -> float:
+        used = 0.0
+        for p in held:
+            used += p.margin
+        return used
+
     def make_slice(i: int) -> DataSlice:
         t = ts[i]
         return DataSlice(
@@ -402,6 +430,9 @@ def run_backtest(
     last_signal_bar: int | None = None
     last_exit_bar: int | None = None
     signals = rejected = exposed = 0
+    rejected_margin = stop_outs = 0
+    margin = Margin.from_config(eng, instrument)
+    swaps = Swaps.from_config(eng, instrument, ts[0])
 
     def record(
         p: _Held, exit_price: float, j: int, reason: ExitReason, exit_c: float, exit_slip: float, rate: Rate
@@ -427,7 +458,8 @@ def run_backtest(
             pnl_pips=pnl_price / pip,
             pnl_gross=pnl_gross,
             commission=total_c,
-            pnl=pnl_gross - total_c,
+            swap=p.swap,
+            pnl=pnl_gross - total_c + p.swap,
             slippage_pips=p.entry_slippage_pips + exit_slip,
             r_multiple=ieee_div(pnl_gross, risk_money),
             bars_held=j - p.entry_index,
@@ -452,8 +484,11 @@ def run_backtest(
     next_open = eng["fill"] == "next_open"
     pending: TradeSignal | None = None  # next_open: the previous bar's signal
 
-    def try_open(signal: TradeSignal, entry: float, i: int, rate: Rate) -> bool:
-        """Open ``signal`` at ``entry`` (before slippage) on bar ``i`` at ``rate``; False = rejected."""
+    def try_open(
+        signal: TradeSignal, entry: float, i: int, rate: Rate, mark: Callable[[_Held, int], float]
+    ) -> bool | None:
+        """Open ``signal`` at ``entry`` (before slippage) on bar ``i`` at ``rate``, the equity at the fill
+        marked at ``mark``; True = opened, False = rejected, None = rejected for want of margin."""
         nonlocal rng, balance, next_id
         sl = float(signal.stop_loss)
         is_long = signal.direction == "long"
@@ -465,6 +500,11 @@ def run_backtest(
         lots = _size(eng, instrument, rate.hi, fill, sl)
         if lots is None:
             return False
+        required = 0.0
+        if margin is not None:
+            required = margin.required(fill, lots, rate.hi)
+            if not Margin.fits(required, equity_at(rate, mark, i), used_margin()):
+                return None
         rng = trial
         entry_c = commission(fill, lots, rate.hi)
         balance = balance - entry_c
@@ -484,6 +524,8 @@ def run_backtest(
                 entry_commission=entry_c,
                 entry_slippage_pips=slip,
                 entry_debit_rate=rate.hi,
+                margin=required,
+                swap=0.0,
                 scenario=signal.scenario,
                 reason=str(signal.reason),
                 tags=tuple(signal.tags),
@@ -492,17 +534,35 @@ def run_backtest(
         next_id += 1
         return True
 
+    def count(opened: bool | None) -> None:
+        nonlocal rejected, rejected_margin
+        if opened is not True:
+            rejected += 1
+        if opened is None:
+            rejected_margin += 1
+
     for i in range(n):
         if progress is not None and i % PROGRESS_EVERY == 0:
             progress(i)
         closed_now = False
 
+        # rollover: swaps since the previous bar's open, on the positions held after that bar
+        if swaps is not None:
+            nights = swaps.nights_until(ts[i])
+            if nights > 0.0 and held:
+                rate = fx.at_open(i)
+                for p in held:
+                    q = swaps.quote_amount(p.direction, exit_side_close(p, i - 1), p.lots, nights)
+                    amount = rate.convert(q)
+                    balance += amount
+                    p.swap += amount
+
         # 0. next_open: fill the previous bar's signal at this bar's entry-side open
         if pending is not None:
             sig, pending = pending, None
             open_price = ao[i] if sig.direction == "long" else bo[i]
-            if not try_open(sig, open_price, i, fx.at_open(i)):
-                rejected += 1
+            rate = fx.at_open(i)
+            count(try_open(sig, open_price, i, rate, exit_side_open))
 
         # 1. intrabar SL / TP of positions opened before this bar
         for p in list(held):
@@ -522,6 +582,15 @@ def run_backtest(
                 elif p.take_profit is not None and lo <= p.take_profit + buf:
                     close(p, min(p.take_profit, o), i, "take_profit", fx.at_open(i))
                     closed_now = True
+
+        # 1b. stop-out: the margin level at the worst exit-side price of the bar
+        if margin is not None and held:
+            rate = fx.at_open(i)
+            if margin.stopped_out(equity_at(rate, worst, i), used_margin()):
+                stop_outs += 1
+                for p in list(held):
+                    close(p, worst(p, i), i, "stop_out", rate)
+                closed_now = True
 
         # 2. manage_position (positions opened before this bar)
         if any(p.entry_index < i for p in held):
@@ -610,8 +679,9 @@ def run_backtest(
                         pending = signal
                     else:
                         rejected += 1
-                elif not try_open(signal, float(signal.entry_price), i, fx.at_close(i)):
-                    rejected += 1
+                else:
+                    rate = fx.at_close(i)
+                    count(try_open(signal, float(signal.entry_price), i, rate, exit_side_close))
 
         # 5. equity point
         if held:
@@ -646,6 +716,8 @@ def run_backtest(
         exposed_bars=exposed,
         signals=signals,
         signals_rejected=rejected,
+        signals_rejected_margin=rejected_margin,
+        stop_outs=stop_outs,
     )
     return ReferenceBacktestResult(
         trades=trades,

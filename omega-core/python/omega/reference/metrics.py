@@ -152,11 +152,13 @@ def compute_metrics(
     exposed_bars: int,
     signals: int,
     signals_rejected: int,
+    signals_rejected_margin: int = 0,
+    stop_outs: int = 0,
 ) -> dict[str, float]:
     """Every metric of a run keyed by name, sorted by name (NaN = undefined)."""
     total = len(trades)
     wins = losses = 0
-    net = gross_profit = gross_loss = commission = sum_r = 0.0
+    net = gross_profit = gross_loss = commission = sum_r = swap = 0.0
     scenarios: dict[str, float] = {}
     for t in trades:
         net += t.pnl
@@ -167,6 +169,7 @@ def compute_metrics(
             losses += 1
             gross_loss += t.pnl
         commission += t.commission
+        swap += t.swap
         sum_r += t.r_multiple
         key = "trades_scenario_none" if t.scenario is None else f"trades_scenario_{t.scenario}"
         scenarios[key] = scenarios.get(key, 0.0) + 1.0
@@ -193,6 +196,7 @@ def compute_metrics(
         expectancy=mean(net, total),
         avg_r=mean(sum_r, total),
         commission_total=commission,
+        swap_total=swap,
         final_equity=final_equity,
         return_pct=(final_equity / initial_balance - 1.0) * 100.0,
         max_drawdown=dd.max_drawdown,
@@ -204,6 +208,8 @@ def compute_metrics(
         exposure=mean(float(exposed_bars), n),
         signals=float(signals),
         signals_rejected=float(signals_rejected),
+        signals_rejected_margin=float(signals_rejected_margin),
+        stop_outs=float(stop_outs),
         bars_processed=float(n),
     )
     return dict(sorted(out.items()))

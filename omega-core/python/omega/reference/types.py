@@ -31,7 +31,9 @@ __all__ = [
 ]
 
 Direction: TypeAlias = Literal["long", "short"]
-ExitReason: TypeAlias = Literal["stop_loss", "take_profit", "timeout", "strategy_close", "end_of_data", "open"]
+ExitReason: TypeAlias = Literal[
+    "stop_loss", "take_profit", "timeout", "strategy_close", "end_of_data", "stop_out", "open"
+]
 
 _MINUTE_US = 60_000_000
 
@@ -149,6 +151,7 @@ class TradeResult:
     pnl_pips: float
     pnl_gross: float
     commission: float
+    swap: float
     pnl: float
     slippage_pips: float
     r_multiple: float

@@ -25,6 +25,10 @@ pub struct MetricInputs<'a> {
     pub exposed_bars: usize,
     pub signals: u64,
     pub signals_rejected: u64,
+    /// Signals rejected for want of free margin (also in `signals_rejected`).
+    pub signals_rejected_margin: u64,
+    /// Bars on which the stop-out closed the open positions.
+    pub stop_outs: u64,
 }
 
 /// Drawdown statistics of an equity curve, high-water mark starting at `initial`.
@@ -152,6 +156,7 @@ pub fn compute(trades: &[TradeRecord], equity: &[f64], m: &MetricInputs) -> BTre
     let total = trades.len();
     let (mut wins, mut losses) = (0_usize, 0_usize);
     let (mut net, mut gross_profit, mut gross_loss, mut commission, mut sum_r) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut swap = 0.0;
     let mut per_scenario: BTreeMap<String, f64> = BTreeMap::new();
     for t in trades {
         net += t.pnl;
@@ -163,6 +168,7 @@ pub fn compute(trades: &[TradeRecord], equity: &[f64], m: &MetricInputs) -> BTre
             gross_loss += t.pnl;
         }
         commission += t.commission;
+        swap += t.swap;
         sum_r += t.r_multiple;
         let key = match t.scenario {
             Some(k) => format!("trades_scenario_{k}"),
@@ -193,6 +199,7 @@ pub fn compute(trades: &[TradeRecord], equity: &[f64], m: &MetricInputs) -> BTre
     put("expectancy", ratio(net, total));
     put("avg_r", ratio(sum_r, total));
     put("commission_total", commission);
+    put("swap_total", swap);
     put("final_equity", final_equity);
     put("return_pct", (final_equity / m.initial_balance - 1.0) * 100.0);
     put("max_drawdown", dd.max_drawdown);
@@ -204,6 +211,8 @@ pub fn compute(trades: &[TradeRecord], equity: &[f64], m: &MetricInputs) -> BTre
     put("exposure", ratio(m.exposed_bars as f64, n));
     put("signals", m.signals as f64);
     put("signals_rejected", m.signals_rejected as f64);
+    put("signals_rejected_margin", m.signals_rejected_margin as f64);
+    put("stop_outs", m.stop_outs as f64);
     put("bars_processed", n as f64);
     out
 }

@@ -8,12 +8,14 @@ pub mod conversion;
 pub mod costs;
 pub mod exits;
 pub mod gates;
+pub mod margin;
 pub mod metrics;
 pub mod portfolio;
 pub mod result;
 pub mod rng;
 pub mod scan;
 pub mod sizing;
+pub mod swap;
 
 #[cfg(test)]
 mod tests;
@@ -36,9 +38,11 @@ use crate::types::{CandleData, DataSlice, Direction, PositionAction, SignalParts
 use costs::{entry_with_slippage, exit_with_slippage, Costs};
 use exits::{check_exit, ExitCandle};
 use gates::{EntryGate, GateState};
+use margin::Margin;
 use metrics::MetricInputs;
 use portfolio::{Entry, Portfolio};
 use sizing::Sizer;
+use swap::Swaps;
 
 /// Run one backtest of an already initialised and prepared `strategy` over `market`.
 ///
@@ -171,6 +175,24 @@ impl<'a> Columns<'a> {
         }
     }
 
+    /// Exit-side open (bid open for longs, ask open for shorts): marks at a bar's open.
+    #[inline]
+    fn exit_open(&self, d: Direction, i: usize) -> f64 {
+        match d {
+            Direction::Long => self.bid[0][i],
+            Direction::Short => self.ask[0][i],
+        }
+    }
+
+    /// Worst exit-side price of bar `i` (bid low for longs, ask high for shorts): the stop-out price.
+    #[inline]
+    fn worst(&self, d: Direction, i: usize) -> f64 {
+        match d {
+            Direction::Long => self.bid[2][i],
+            Direction::Short => self.ask[1][i],
+        }
+    }
+
     /// Exit-side close (bid close for longs, ask close for shorts).
     #[inline]
     fn exit_close(&self, d: Direction, i: usize) -> f64 {
@@ -185,14 +207,35 @@ impl<'a> Columns<'a> {
 struct Fill<'c> {
     costs: &'c Costs,
     sizer: &'c Sizer,
+    margin: Option<Margin>,
     pip: f64,
+}
+
+/// What became of a signal at its fill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opened {
+    Yes,
+    /// Stop on the wrong side of the entry, or zero lots.
+    Rejected,
+    /// The position's margin exceeds the free margin.
+    NoMargin,
+}
+
+/// Equity at one instant: `balance + Σ unrealised` of the open positions (summed from 0 in opening
+/// order) marked at `mark(direction)` and `rate`.
+fn equity_at(pf: &Portfolio, costs: &Costs, rate: Rate, mark: impl Fn(Direction) -> f64) -> f64 {
+    let mut unreal = 0.0;
+    for p in &pf.open {
+        unreal += p.unrealised(mark(p.view.direction), costs, rate);
+    }
+    pf.balance + unreal
 }
 
 impl Fill<'_> {
     /// Open `s` at `entry` (before slippage) on bar `i` (open time `t`) at the conversion `rate`
-    /// of the fill; `false` when the signal is rejected (stop on the wrong side of `entry` or
-    /// zero lots). Sizing needs the filled price: the draw is taken on a copy of the RNG, committed
-    /// only when the position opens, so a rejected signal leaves the RNG untouched.
+    /// of the fill, with `equity` the account's equity at the fill (free-margin check). Sizing
+    /// needs the filled price: the draw is taken on a copy of the RNG, committed only when the
+    /// position opens, so a rejected signal leaves the RNG untouched.
     #[allow(clippy::too_many_arguments)]
     fn try_open(
         &self,
@@ -203,18 +246,26 @@ impl Fill<'_> {
         i: usize,
         t: i64,
         rate: Rate,
-    ) -> bool {
+        equity: impl FnOnce(&Portfolio) -> f64,
+    ) -> Opened {
         let sl_ok = match s.direction {
             Direction::Long => s.stop_loss < entry,
             Direction::Short => s.stop_loss > entry,
         };
         if !sl_ok {
-            return false;
+            return Opened::Rejected;
         }
         let mut draw = *rng;
         let slip_pips = self.costs.slip_pips(draw.next_f64());
         let fill = entry_with_slippage(s.direction, entry, slip_pips * self.pip);
-        let Some(lots) = self.sizer.lots(fill, s.stop_loss, rate.hi) else { return false };
+        let Some(lots) = self.sizer.lots(fill, s.stop_loss, rate.hi) else { return Opened::Rejected };
+        let mut margin = 0.0;
+        if let Some(m) = &self.margin {
+            margin = m.required(fill, lots, rate.hi);
+            if !Margin::fits(margin, equity(pf), pf.used_margin()) {
+                return Opened::NoMargin;
+            }
+        }
         *rng = draw;
         pf.open(
             &Entry {
@@ -224,6 +275,7 @@ impl Fill<'_> {
                 take_profit: s.take_profit,
                 lots,
                 slippage_pips: slip_pips,
+                margin,
                 index: i,
                 time_us: t,
                 scenario: s.scenario,
@@ -232,7 +284,7 @@ impl Fill<'_> {
             },
             rate,
         );
-        true
+        Opened::Yes
     }
 }
 
@@ -289,7 +341,19 @@ fn run_loop(
     let next_open = engine.fill == FillModel::NextOpen;
     // `next_open`: the signal of bar i − 1, filled at bar i's open.
     let mut pending: Option<TradeSignal> = None;
-    let fill = Fill { costs: &costs, sizer: &sizer, pip };
+    let margin = Margin::from_config(engine, instrument);
+    let fill = Fill { costs: &costs, sizer: &sizer, margin, pip };
+    let mut swaps = Swaps::from_config(engine, instrument, cols.ts[0]);
+    let (mut rejected_margin, mut stop_outs) = (0_u64, 0_u64);
+    // Counts a signal that did not open (both kinds count in `signals_rejected`).
+    let mut count = |o: Opened, rejected: &mut u64| {
+        if o != Opened::Yes {
+            *rejected += 1;
+        }
+        if o == Opened::NoMargin {
+            rejected_margin += 1;
+        }
+    };
     // What the strategy lets the loop skip (docs/abi.md "Capabilities"); `next_eval` is the first bar
     // its `next_candidate` allows evaluating (bars before it cannot signal).
     let caps = strategy.capabilities();
@@ -300,13 +364,27 @@ fn run_loop(
         let close_t = t + tf_us;
         let mut closed_this_bar = false;
 
+        // Rollover: swaps of the rollovers since the previous bar's open, on the positions held
+        // after that bar, at the rate of this bar's open.
+        if let Some(sw) = swaps.as_mut() {
+            let nights = sw.nights_until(t);
+            if nights > 0.0 && !pf.open.is_empty() {
+                let rate = fx.at_open(i)?;
+                for k in 0..pf.open.len() {
+                    let p = &pf.open[k].view;
+                    let q = sw.quote_amount(p.direction, cols.exit_close(p.direction, i - 1), p.lot_size, nights);
+                    pf.charge_swap(k, rate.convert(q));
+                }
+            }
+        }
+
         // 0. `next_open`: fill the previous bar's signal at this bar's entry-side open.
         if let Some(sig) = pending.take() {
             let s = sig.parts();
             let entry = cols.entry_open(s.direction, i);
-            if !fill.try_open(&mut pf, &mut rng, &s, entry, i, t, fx.at_open(i)?) {
-                rejected += 1;
-            }
+            let rate = fx.at_open(i)?;
+            let equity = |pf: &Portfolio| equity_at(pf, &costs, rate, |d| cols.exit_open(d, i));
+            count(fill.try_open(&mut pf, &mut rng, &s, entry, i, t, rate, equity), &mut rejected);
         }
 
         if !pf.open.is_empty() {
@@ -325,6 +403,24 @@ fn run_loop(
                         closed_this_bar = true;
                     }
                     None => k += 1,
+                }
+            }
+
+            // 1b. Stop-out: the margin level at the worst exit-side price of the bar.
+            if let Some(m) = &fill.margin {
+                if !pf.open.is_empty() {
+                    let rate = fx.at_open(i)?;
+                    let worst = equity_at(&pf, &costs, rate, |d| cols.worst(d, i));
+                    if m.stopped_out(worst, pf.used_margin()) {
+                        stop_outs += 1;
+                        while !pf.open.is_empty() {
+                            let d = pf.open[0].view.direction;
+                            let slip_pips = costs.slip_pips(rng.next_f64());
+                            let price = exit_with_slippage(d, cols.worst(d, i), slip_pips * pip);
+                            pf.close(0, price, slip_pips, i, t, ExitReason::StopOut, rate);
+                        }
+                        closed_this_bar = true;
+                    }
                 }
             }
 
@@ -420,8 +516,10 @@ fn run_loop(
                     } else {
                         rejected += 1;
                     }
-                } else if !fill.try_open(&mut pf, &mut rng, &s, s.entry_price, i, t, fx.at_close(i)?) {
-                    rejected += 1;
+                } else {
+                    let rate = fx.at_close(i)?;
+                    let equity = |pf: &Portfolio| equity_at(pf, &costs, rate, |d| cols.exit_close(d, i));
+                    count(fill.try_open(&mut pf, &mut rng, &s, s.entry_price, i, t, rate, equity), &mut rejected);
                 }
             }
         }
@@ -472,6 +570,8 @@ fn run_loop(
         exposed_bars: exposed,
         signals,
         signals_rejected: rejected,
+        signals_rejected_margin: rejected_margin,
+        stop_outs,
     };
     let metrics = metrics::compute(&pf.trades, &equity, &inputs);
     Ok(EngineResult { trades: pf.trades, open_positions, equity_curve: equity, metrics, bars_processed: n })

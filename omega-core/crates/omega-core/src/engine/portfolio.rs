@@ -18,6 +18,10 @@ pub struct OpenPosition {
     pub entry_slippage_pips: f64,
     /// Quote → account debit rate at the entry (prices the initial risk).
     pub entry_debit_rate: f64,
+    /// Margin tied up, account currency, fixed at the entry (0 with `engine.margin` off).
+    pub margin: f64,
+    /// Swaps booked so far, account currency.
+    pub swap: f64,
     pub scenario: Option<u32>,
     pub reason: String,
     pub tags: Vec<String>,
@@ -52,6 +56,8 @@ pub struct Entry<'a> {
     pub take_profit: Option<f64>,
     pub lots: f64,
     pub slippage_pips: f64,
+    /// Margin in account currency (0 with `engine.margin` off).
+    pub margin: f64,
     pub index: usize,
     pub time_us: i64,
     pub scenario: Option<u32>,
@@ -111,10 +117,28 @@ impl Portfolio {
             entry_commission,
             entry_slippage_pips: e.slippage_pips,
             entry_debit_rate: rate.hi,
+            margin: e.margin,
+            swap: 0.0,
             scenario: e.scenario,
             reason: e.reason.to_string(),
             tags: e.tags.to_vec(),
         });
+    }
+
+    /// Margin in use: the open positions' margins summed from 0 in opening order.
+    pub fn used_margin(&self) -> f64 {
+        let mut used = 0.0;
+        for p in &self.open {
+            used += p.margin;
+        }
+        used
+    }
+
+    /// Book a swap of `amount` (account currency) on open position `k`.
+    #[inline]
+    pub fn charge_swap(&mut self, k: usize, amount: f64) {
+        self.balance += amount;
+        self.open[k].swap += amount;
     }
 
     /// Close open position `k` at `exit_price` on bar `j` (open time `time_us`) at the conversion
@@ -139,7 +163,7 @@ impl Portfolio {
         let exit_commission = c.commission(exit_price, lots, rate.hi);
         self.balance = self.balance + pnl_gross - exit_commission;
         let commission = p.entry_commission + exit_commission;
-        let pnl = pnl_gross - commission;
+        let pnl = pnl_gross - commission + p.swap;
         let risk_money = p.risk_money(&c);
         self.trades.push(TradeRecord {
             id: p.view.id,
@@ -158,6 +182,7 @@ impl Portfolio {
             pnl_pips,
             pnl_gross,
             commission,
+            swap: p.swap,
             pnl,
             slippage_pips: p.entry_slippage_pips + exit_slippage_pips,
             r_multiple: pnl_gross / risk_money,
@@ -195,7 +220,8 @@ impl Portfolio {
             pnl_pips: pnl_price / c.pip,
             pnl_gross,
             commission: p.entry_commission,
-            pnl: pnl_gross - p.entry_commission,
+            swap: p.swap,
+            pnl: pnl_gross - p.entry_commission + p.swap,
             slippage_pips: p.entry_slippage_pips,
             r_multiple: pnl_gross / risk_money,
             bars_held: j - p.view.entry_index,

@@ -13,6 +13,8 @@ pub enum ExitReason {
     Timeout,
     StrategyClose,
     EndOfData,
+    /// Closed by the stop-out (margin level at or below `engine.stop_out_level`).
+    StopOut,
     /// Not closed: a position reported in `open_positions` (`close_at_end = false`).
     Open,
 }
@@ -26,6 +28,7 @@ impl ExitReason {
             ExitReason::Timeout => "timeout",
             ExitReason::StrategyClose => "strategy_close",
             ExitReason::EndOfData => "end_of_data",
+            ExitReason::StopOut => "stop_out",
             ExitReason::Open => "open",
         }
     }
@@ -50,6 +53,8 @@ pub struct TradeRecord {
     pub pnl_pips: f64,
     pub pnl_gross: f64,
     pub commission: f64,
+    /// Swaps charged (negative) or credited while the position was held, account currency.
+    pub swap: f64,
     pub pnl: f64,
     pub slippage_pips: f64,
     pub r_multiple: f64,

@@ -493,6 +493,7 @@ fn trade(pnl: f64, r: f64, scenario: Option<u32>) -> TradeRecord {
         pnl_pips: 0.0,
         pnl_gross: pnl + 1.0,
         commission: 1.0,
+        swap: 0.0,
         pnl,
         slippage_pips: 0.0,
         r_multiple: r,
@@ -520,6 +521,8 @@ fn metrics_on_a_known_trade_list() {
         exposed_bars: 3,
         signals: 6,
         signals_rejected: 2,
+        signals_rejected_margin: 1,
+        stop_outs: 0,
     };
     let m = metrics::compute(&trades, &equity, &inputs);
     assert_eq!(m["total_trades"], 4.0);
@@ -849,4 +852,134 @@ fn next_open_manages_a_position_from_the_bar_after_its_fill() {
     assert_eq!(managed, vec![2]);
     // Bar 1 holds the position after its fill: it counts as exposed, and no new entry is evaluated.
     assert_eq!(s.evaluated(), vec![0, 3]);
+}
+
+// --- swaps and margin (docs/engine.md "Swaps", "Margin and stop-out") ---------------------------
+
+/// 2024-01-03 (a Wednesday) 21:58 UTC = 16:58 New York (EST): the rollover is at 22:00 UTC.
+const WED_2158: i64 = T0 + 2 * 86_400_000_000 + (21 * 60 + 58) * MIN;
+
+#[test]
+fn swap_points_triple_wednesday_charged_at_the_first_bar_after_the_rollover() {
+    // Bars open 21:58, 21:59, 22:00, 22:01 UTC. Long 1 lot at the close of bar 0 (ask 1.1001); the
+    // rollover 22:00 = open of bar 2 lies in (open of bar 1, open of bar 2]: charged at the start
+    // of bar 2. Wednesday: 3 nights × −5 points × 0.00001 × 100,000 × 1 lot = −15 USD.
+    let mut c = cfg();
+    c.engine.symbol_spec.swap_long = Some(-5.0);
+    c.engine.symbol_spec.swap_short = Some(2.0);
+    let m = market_at(WED_2158, &flat(4));
+    let r = run_ok(&Script::new(once(0, long(1.1001, 1.0990, None))), &m, &c);
+    let t = &r.trades[0];
+    assert!(close_rel(t.swap, -15.0), "{}", t.swap);
+    // End of data at the bid close 1.1000: gross −0.0001 × 100,000 = −10; pnl = −10 − 0 − 15.
+    assert!(close_rel(t.pnl, -25.0), "{}", t.pnl);
+    assert!(close_rel(r.metrics["swap_total"], -15.0));
+    // Equity: bar 1 before the rollover −10, bar 2 after it −25.
+    assert!(close_rel(r.equity_curve[1], 100_000.0 - 10.0));
+    assert!(close_rel(r.equity_curve[2], 100_000.0 - 25.0));
+    assert!(close_rel(r.metrics["final_equity"], 100_000.0 - 25.0));
+    // A short opened at the close of bar 1 (= the rollover instant) is held across it: +2 × 3 nights
+    // × 0.00001 × 100,000 = +6 USD. Off with engine.swaps = false.
+    let r = run_ok(&Script::new(once(1, short(1.1000, 1.1010, None))), &m, &c);
+    assert!(close_rel(r.trades[0].swap, 6.0), "{}", r.trades[0].swap);
+    c.engine.swaps = false;
+    let r = run_ok(&Script::new(once(1, short(1.1000, 1.1010, None))), &m, &c);
+    assert_eq!(r.trades[0].swap, 0.0);
+}
+
+#[test]
+fn swap_not_charged_to_a_position_closed_at_the_rollover() {
+    // Closed by the strategy at the close of bar 1 (22:00, the rollover): before the charge.
+    let mut c = cfg();
+    c.engine.symbol_spec.swap_long = Some(-5.0);
+    let m = market_at(WED_2158, &flat(4));
+    let close: ActionFn = Box::new(|_, _| PositionAction::Close { reason: "x".into() });
+    let r = run_ok(&Script::with_actions(once(0, long(1.1001, 1.0990, None)), close), &m, &c);
+    assert_eq!((r.trades[0].exit_index, r.trades[0].swap), (1, 0.0));
+}
+
+#[test]
+fn swap_percent_short_usdjpy_credit_in_usd() {
+    // Thursday 2024-01-04 21:59 and 22:00 UTC. Short 1 lot USDJPY at the bid close of bar 0
+    // (150.00); swap_short +1.8 % a year of the notional at the ask close of bar 0 (150.02), one
+    // night on a 360-day year: 150.02 × 100,000 × 1.8 / 100 / 360 = 750.1 JPY, a credit converted
+    // at the rate of bar 1's open (= bar 0's close) 1 / ask 150.02 → 5.00 USD.
+    let mut c = StrategyConfig::new("USDJPY", "M1");
+    c.engine.sizing = SizingMode::Fixed;
+    c.engine.symbol_spec.swap_short = Some(1.8);
+    c.engine.symbol_spec.swap_mode = Some(crate::instruments::SwapMode::Percent);
+    let thu_2159 = WED_2158 + 86_400_000_000 + MIN;
+    let m = bars("USDJPY", 0.02, thu_2159, &[(150.00, 150.05, 149.95, 150.00); 2]);
+    let r = run_ok(&Script::new(once(0, short(150.00, 150.50, None))), &m, &c);
+    assert!(close_rel(r.trades[0].swap, 5.0), "{}", r.trades[0].swap);
+}
+
+#[test]
+fn margin_rejects_an_entry_that_does_not_fit() {
+    // Balance 1,000, margin rate 0.01 (leverage 100): 1 lot at 1.1001 needs 1,100.10 USD → rejected;
+    // 0.9 lots need 990.09 → opened.
+    let mut c = cfg();
+    c.engine.initial_balance = 1_000.0;
+    c.engine.symbol_spec.margin_rate = Some(0.01);
+    let m = market(&flat(3));
+    let r = run_ok(&Script::new(once(0, long(1.1001, 1.0990, None))), &m, &c);
+    assert!(r.trades.is_empty());
+    assert_eq!((r.metrics["signals_rejected"], r.metrics["signals_rejected_margin"]), (1.0, 1.0));
+    c.engine.fixed_lots = 0.9;
+    let r = run_ok(&Script::new(once(0, long(1.1001, 1.0990, None))), &m, &c);
+    assert_eq!((r.trades.len(), r.metrics["signals_rejected_margin"]), (1, 0.0));
+    // Off: the 1-lot entry opens.
+    c.engine.fixed_lots = 1.0;
+    c.engine.margin = false;
+    let r = run_ok(&Script::new(once(0, long(1.1001, 1.0990, None))), &m, &c);
+    assert_eq!(r.trades.len(), 1);
+}
+
+#[test]
+fn stop_out_closes_at_the_worst_price_and_blocks_entries() {
+    // Balance 1,000, margin 0.01, long 0.5 lots at the ask close 1.1001: margin 550.05. Bar 1's bid
+    // low 1.0850: equity 1,000 + (1.0850 − 1.1001) × 50,000 = 1,000 − 755 = 245, level 245 / 550.05
+    // = 0.445 ≤ 0.5 → closed at 1.0850, reason stop_out. Balance 245; bar 2's signal needs 0.5 lots
+    // × 1.0901 × 1,000 = 545.05 > 245 → rejected for margin.
+    let mut c = cfg();
+    c.engine.initial_balance = 1_000.0;
+    c.engine.fixed_lots = 0.5;
+    c.engine.symbol_spec.margin_rate = Some(0.01);
+    let m =
+        market(&[(1.1000, 1.1005, 1.0995, 1.1000), (1.0990, 1.0995, 1.0850, 1.0900), (1.0900, 1.0905, 1.0895, 1.0900)]);
+    let sig: SignalFn = Box::new(|s| match s.index {
+        0 => Some(long(1.1001, 1.0000, None)),
+        2 => Some(long(1.0901, 1.0000, None)),
+        _ => None,
+    });
+    let r = run_ok(&Script::new(sig), &m, &c);
+    assert_eq!(r.trades.len(), 1);
+    let t = &r.trades[0];
+    assert_eq!((t.exit_index, t.exit_reason, t.exit_price), (1, ExitReason::StopOut, 1.0850));
+    assert!(close_rel(t.pnl, -755.0), "{}", t.pnl);
+    assert!(close_rel(r.metrics["final_equity"], 245.0));
+    assert_eq!((r.metrics["stop_outs"], r.metrics["signals_rejected_margin"]), (1.0, 1.0));
+    // At 0.5 lots and a low of 1.0870 (equity 345, level 0.627) nothing happens.
+    let m2 = market(&[(1.1000, 1.1005, 1.0995, 1.1000), (1.0990, 1.0995, 1.0870, 1.0900)]);
+    let r = run_ok(&Script::new(once(0, long(1.1001, 1.0000, None))), &m2, &c);
+    assert_eq!((r.trades[0].exit_reason, r.metrics["stop_outs"]), (ExitReason::EndOfData, 0.0));
+}
+
+#[test]
+fn a_gap_past_the_stop_out_leaves_a_negative_balance_on_record() {
+    // Bar 1 gaps to a bid low of 1.0700: closed at 1.0700, −0.0301 × 50,000 = −1,505: balance −505.
+    // Nothing hides it: the trade says stop_out, the equity curve and final_equity are negative.
+    let mut c = cfg();
+    c.engine.initial_balance = 1_000.0;
+    c.engine.fixed_lots = 0.5;
+    c.engine.symbol_spec.margin_rate = Some(0.01);
+    let m =
+        market(&[(1.1000, 1.1005, 1.0995, 1.1000), (1.0710, 1.0720, 1.0700, 1.0710), (1.0710, 1.0720, 1.0700, 1.0710)]);
+    let sig: SignalFn = Box::new(|s| (s.index != 1).then(|| long(s.ask.close, 1.0000, None)));
+    let r = run_ok(&Script::new(sig), &m, &c);
+    assert_eq!(r.trades.len(), 1);
+    assert_eq!(r.trades[0].exit_reason, ExitReason::StopOut);
+    assert!(close_rel(r.metrics["final_equity"], -505.0), "{}", r.metrics["final_equity"]);
+    assert!(r.equity_curve[1] < 0.0 && r.equity_curve[2] < 0.0);
+    assert_eq!(r.metrics["signals_rejected_margin"], 1.0);
 }
