@@ -190,8 +190,11 @@ def _base(market: MarketSpec, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _costs(market: MarketSpec, conf: dict[str, Any]) -> None:
-    """Commission per lot and per million, fixed + seeded random slippage, risk sizing."""
+    """Commission per lot and per million, fixed + seeded random slippage, risk sizing. Margin is off:
+    250 risked on stops of a pip or two sizes far beyond any leverage, and this variant is about
+    costs (margin has the ``account`` variant)."""
     engine = conf["engine"]
+    engine["margin"] = False
     engine["costs"] = {
         "commission_per_lot": 3.5,
         "commission_per_million": 12.0,
