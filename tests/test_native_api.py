@@ -77,6 +77,9 @@ def test_engine_defaults_mirror_pydantic(native: ModuleType) -> None:
         {"start_time_us": -5},
         {"sizing": "Fixed"},
         {"htf_anchor": "new_york1700"},
+        {"stop_out_level": -0.5},
+        {"stop_out_level": 0.0, "swaps": False, "margin": False},
+        {"symbol_spec": {"margin_rate": 1.5}},
     ],
 )
 def test_engine_validation_mirrors_rust(native: ModuleType, engine: dict[str, Any]) -> None:

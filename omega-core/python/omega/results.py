@@ -347,8 +347,11 @@ class BacktestResult:
         stats["Avg. Trade Duration [bars]"] = float(held.mean()) if len(held) else None
         stats["Max. Trade Duration [bars]"] = int(held.max()) if len(held) else None
         stats[f"Commissions [{cur}]"] = m.get("commission_total")
+        stats[f"Swaps [{cur}]"] = m.get("swap_total")
         stats["Signals"] = m.get("signals")
         stats["Signals Rejected"] = m.get("signals_rejected")
+        stats["Signals Rejected (Margin)"] = m.get("signals_rejected_margin")
+        stats["Stop-Outs"] = m.get("stop_outs")
         stats["Open Positions"] = self.open_positions.num_rows
         return stats
 

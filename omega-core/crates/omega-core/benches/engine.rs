@@ -87,6 +87,11 @@ fn bench_engine(c: &mut Criterion) {
     let mut config = StrategyConfig::new("EURUSD", "M1");
     config.engine.costs.slippage_random_pips = 0.5;
     config.engine.costs.commission_per_lot = 3.0;
+    let mut no_margin = config.clone();
+    no_margin.engine.margin = false;
+    let mut swaps = config.clone();
+    swaps.engine.symbol_spec.swap_long = Some(-6.5);
+    swaps.engine.symbol_spec.swap_short = Some(1.5);
     for n in [30_000_usize, 1_000_000] {
         let m = synthetic_m1(n, 7);
         let host = MarketHost::new(m.clone(), HtfAnchor::Utc);
@@ -101,6 +106,14 @@ fn bench_engine(c: &mut Criterion) {
         });
         g.bench_with_input(BenchmarkId::new("signal_heavy", n), &n, |b, _| {
             b.iter(|| black_box(run_backtest(&Busy, &cache, &m, &config).map(|r| r.trades.len())))
+        });
+        // The account's cost (docs/engine.md "Swaps", "Margin and stop-out"): the default run above
+        // checks margin; these two run without it, and with swaps charged at every rollover.
+        g.bench_with_input(BenchmarkId::new("signal_heavy_no_margin", n), &n, |b, _| {
+            b.iter(|| black_box(run_backtest(&Busy, &cache, &m, &no_margin).map(|r| r.trades.len())))
+        });
+        g.bench_with_input(BenchmarkId::new("signal_heavy_swaps", n), &n, |b, _| {
+            b.iter(|| black_box(run_backtest(&Busy, &cache, &m, &swaps).map(|r| r.trades.len())))
         });
         g.finish();
     }
