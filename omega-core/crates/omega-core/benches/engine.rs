@@ -87,8 +87,14 @@ fn bench_engine(c: &mut Criterion) {
     let mut config = StrategyConfig::new("EURUSD", "M1");
     config.engine.costs.slippage_random_pips = 0.5;
     config.engine.costs.commission_per_lot = 3.0;
-    let mut no_margin = config.clone();
-    no_margin.engine.margin = false;
+    // The unlimited account of V1: Busy's 3-pip stops size to 100 lots, which no margin at the
+    // default leverage admits (every signal would be rejected and the bench would measure nothing).
+    config.engine.margin = false;
+    let mut margin = config.clone();
+    margin.engine.margin = true;
+    // A balance that keeps every entry within margin: the same trades as signal_heavy.
+    margin.engine.initial_balance = 1e9;
+    margin.engine.symbol_spec.margin_rate = Some(0.002);
     let mut swaps = config.clone();
     swaps.engine.symbol_spec.swap_long = Some(-6.5);
     swaps.engine.symbol_spec.swap_short = Some(1.5);
@@ -107,10 +113,10 @@ fn bench_engine(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("signal_heavy", n), &n, |b, _| {
             b.iter(|| black_box(run_backtest(&Busy, &cache, &m, &config).map(|r| r.trades.len())))
         });
-        // The account's cost (docs/engine.md "Swaps", "Margin and stop-out"): the default run above
-        // checks margin; these two run without it, and with swaps charged at every rollover.
-        g.bench_with_input(BenchmarkId::new("signal_heavy_no_margin", n), &n, |b, _| {
-            b.iter(|| black_box(run_backtest(&Busy, &cache, &m, &no_margin).map(|r| r.trades.len())))
+        // The account's cost (docs/engine.md "Swaps", "Margin and stop-out"), against signal_heavy:
+        // the same trades with the margin check and stop-out test (leverage 500), and with swaps.
+        g.bench_with_input(BenchmarkId::new("signal_heavy_margin", n), &n, |b, _| {
+            b.iter(|| black_box(run_backtest(&Busy, &cache, &m, &margin).map(|r| r.trades.len())))
         });
         g.bench_with_input(BenchmarkId::new("signal_heavy_swaps", n), &n, |b, _| {
             b.iter(|| black_box(run_backtest(&Busy, &cache, &m, &swaps).map(|r| r.trades.len())))
