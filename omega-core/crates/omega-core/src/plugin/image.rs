@@ -105,11 +105,12 @@ impl DataArea {
 
     /// Where an array pointer `v` points: a 16-byte chunk, misaligned on request.
     fn array_at(&self, v: u64) -> u64 {
-        if v == 0 {
+        let (target, misaligned) = (v & !MISALIGN_BIT, v & MISALIGN_BIT != 0);
+        if target == 0 {
             return 0;
         }
-        let chunk = self.offset(v & !MISALIGN_BIT) / 16 * 16;
-        let extra = usize::from(v & MISALIGN_BIT != 0);
+        let chunk = self.offset(target) / 16 * 16;
+        let extra = usize::from(misaligned);
         self.buf.base().wrapping_add(chunk + extra) as u64
     }
 
