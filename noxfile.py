@@ -6,11 +6,13 @@ nox -s parity    Rust vs Python reference, trade by trade, and golden files
 nox -s lint      rustfmt, clippy, ruff, mypy --strict, stubtest
 nox -s bench     criterion benchmarks + the end-to-end Python benchmark
 nox -s template  render the strategy template, build, install, discover, test it
+nox -s fuzz      cargo fuzz every target for a bounded time, then the Python entry-point fuzzing
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -39,6 +41,11 @@ PY_DEPS = [
     "playwright>=1.45,<2",
 ]
 LINT_DEPS = ["ruff", "mypy>=1.10", "types-tqdm"]
+# The cargo fuzz crate (its own Cargo workspace: normal builds never compile it) and its targets.
+FUZZ_DIR = ROOT / "fuzz"
+FUZZ_TARGETS = ["config_json", "candles", "plugin_table", "plugin_out"]
+# Replays every committed fuzz input through its target with plain `cargo test` (no libFuzzer).
+FUZZ_REPLAY = ["cargo", "test", "--manifest-path", str(FUZZ_DIR / "Cargo.toml"), "--no-default-features", "--quiet"]
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
@@ -82,6 +89,7 @@ def demo(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Every test: Rust (cargo test) and Python (pytest) against the installed wheels."""
     session.run("cargo", "test", "--workspace", "--quiet", external=True, env=CARGO_ENV)
+    session.run(*FUZZ_REPLAY, external=True, env=CARGO_ENV)
     install_omega(session)
     session.run("python", "-m", "pytest", "tests", "-q", *session.posargs, env={"OMEGA_REQUIRE_NATIVE": "1"})
 
@@ -107,10 +115,25 @@ def parity(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Formatting, clippy, ruff, mypy --strict and stub tests."""
     session.run("cargo", "fmt", "--all", "--check", external=True)
+    session.run("cargo", "fmt", "--manifest-path", str(FUZZ_DIR / "Cargo.toml"), "--check", external=True)
     session.run(
         "cargo",
         "clippy",
         "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+        external=True,
+        env=CARGO_ENV,
+    )
+    session.run(
+        "cargo",
+        "clippy",
+        "--manifest-path",
+        str(FUZZ_DIR / "Cargo.toml"),
+        "--no-default-features",
         "--all-targets",
         "--quiet",
         "--",
@@ -174,6 +197,58 @@ def template(session: nox.Session) -> None:
     install_omega(session)
     session.install("cookiecutter>=2.5")
     session.run("python", str(ROOT / "tests" / "template" / "render_and_test.py"), env=CARGO_ENV)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Fuzz for a bounded time: every cargo fuzz target (or those named after `--`) for
+    OMEGA_FUZZ_SECONDS each (default 180), then the Python entry points with OMEGA_FUZZ_EXAMPLES
+    hypothesis examples per test (default 300). New corpus entries go to target/fuzz/corpus/,
+    crashes to target/fuzz/artifacts/ (docs/runbook.md "Fuzzing")."""
+    seconds = os.environ.get("OMEGA_FUZZ_SECONDS", "180")
+    targets = session.posargs or FUZZ_TARGETS
+    if unknown := sorted(set(targets) - set(FUZZ_TARGETS)):
+        session.error(f"unknown fuzz target(s) {unknown}; the targets are {FUZZ_TARGETS}")
+    if shutil.which("cargo-fuzz") is None:
+        session.run("cargo", "install", "cargo-fuzz", "--locked", external=True)
+    # cargo fuzz needs nightly flags (sanitizers, coverage); the pinned stable toolchain allows
+    # them with RUSTC_BOOTSTRAP=1, so no nightly toolchain has to be installed.
+    env = {**CARGO_ENV, "RUSTC_BOOTSTRAP": "1"}
+    session.run(*FUZZ_REPLAY, external=True, env=CARGO_ENV)
+    work = ROOT / "target" / "fuzz"
+    for target in targets:
+        corpus = work / "corpus" / target
+        artifacts = work / "artifacts" / target
+        corpus.mkdir(parents=True, exist_ok=True)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        libfuzzer = [f"-max_total_time={seconds}", f"-artifact_prefix={artifacts}/", "-print_final_stats=1"]
+        if (FUZZ_DIR / "dict" / f"{target}.dict").exists():
+            libfuzzer.append(f"-dict={FUZZ_DIR / 'dict' / f'{target}.dict'}")
+        # New inputs go to the first corpus directory; the committed seeds are only read.
+        session.run(
+            "cargo",
+            "fuzz",
+            "run",
+            "--fuzz-dir",
+            str(FUZZ_DIR),
+            "--debug-assertions",
+            target,
+            str(corpus),
+            str(FUZZ_DIR / "corpus" / target),
+            "--",
+            *libfuzzer,
+            external=True,
+            env=env,
+        )
+    install_omega(session)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        str(ROOT / "tests" / "test_fuzz_entry_points.py"),
+        "-q",
+        env={"OMEGA_REQUIRE_NATIVE": "1", "OMEGA_FUZZ_EXAMPLES": os.environ.get("OMEGA_FUZZ_EXAMPLES", "300")},
+    )
 
 
 if os.environ.get("CI"):

@@ -35,6 +35,7 @@ __all__ = [
     "DataJoinWarning",
     "LoadReport",
     "check_time_unit",
+    "check_unique_columns",
     "generate_market",
     "guess_timeframe",
     "load",
@@ -68,6 +69,16 @@ _TIME_UNIT_HINTS = (
 
 def _bad(message: str, **context: Any) -> InsufficientDataError:
     return InsufficientDataError(message, context)
+
+
+def check_unique_columns(table: pa.Table) -> None:
+    """E4004 when a candle column appears more than once: which one is meant is ambiguous (found by
+    fuzzing: a duplicated `timestamp_us` raised a bare KeyError, and the backends read different
+    copies of a duplicated price column)."""
+    names = table.column_names
+    for name in CANDLE_COLUMNS:
+        if (count := names.count(name)) > 1:
+            raise _bad(f"schema: column '{name}' appears {count} times", column=name, check="schema")
 
 
 def check_time_unit(table: pa.Table) -> None:
@@ -168,6 +179,7 @@ def to_arrow_table(obj: Any) -> pa.Table:
     dict columns, unreadable files and integer timestamps in another unit than µs are E4004.
     """
     table = _to_table(obj)
+    check_unique_columns(table)
     check_time_unit(table)
     return table
 
@@ -212,7 +224,9 @@ def to_native_input(obj: Any) -> Any:
     market shared by the runs of a sweep); bytes, paths, dicts and pandas frames are converted
     first. Integer timestamps in another unit than µs are E4004 here, as on the Python backend."""
     if isinstance(obj, pa.Table | pa.RecordBatch):
-        check_time_unit(obj if isinstance(obj, pa.Table) else pa.Table.from_batches([obj]))
+        table = obj if isinstance(obj, pa.Table) else pa.Table.from_batches([obj])
+        check_unique_columns(table)
+        check_time_unit(table)
         return obj
     if _is_native_cache(obj) or (
         not _is_pandas_frame(obj) and (hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__"))

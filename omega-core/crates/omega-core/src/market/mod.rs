@@ -73,6 +73,13 @@ pub const PRICE_COLUMNS: [&str; 10] = [
     "ask_volume",
 ];
 
+/// Earliest bar open time, 0001-01-01T00:00:00Z: bar times are dates that Python's `datetime` (and so
+/// every result table) can show, and every time computation on them (close times, New York DST
+/// bins, daily equity) stays far from the ends of `i64`. The reference checks the same bounds.
+pub const MIN_TIMESTAMP_US: i64 = -62_135_596_800_000_000;
+/// Latest bar open time, 9999-12-31T23:59:59.999999Z (see [`MIN_TIMESTAMP_US`]).
+pub const MAX_TIMESTAMP_US: i64 = 253_402_300_799_999_999;
+
 /// Smallest allowed distance between two bar opens: the bar length, one hour less for H4 and D1
 /// (New-York-anchored bins are an hour shorter on a DST switch). Catches a config whose timeframe
 /// is longer than the data's bars, which would otherwise shift every close time (look-ahead).
@@ -174,8 +181,9 @@ impl MarketData {
         }
     }
 
-    /// Validate once (E4004 naming the first offending row): non-empty, equal lengths, strictly
-    /// increasing timestamps at least `min_bar_spacing_us` apart, finite prices and volumes >= 0, low <= open,close <= high on both
+    /// Validate once (E4004 naming the first offending row): non-empty, equal lengths, timestamps
+    /// within years 1–9999 ([`MIN_TIMESTAMP_US`]..=[`MAX_TIMESTAMP_US`]), strictly increasing and at
+    /// least `min_bar_spacing_us` apart, finite prices and volumes >= 0, low <= open,close <= high on both
     /// sides, and ask.close >= bid.close unless crossed quotes are allowed.
     pub fn validate(&self, allow_crossed_quotes: bool) -> Result<()> {
         let n = self.len();
@@ -192,8 +200,14 @@ impl MarketData {
         }
         // Bind plain slices once: indexing a `Column` goes through its trait object every time.
         let ts: &[i64] = &self.timestamp_us;
-        for i in 1..n {
-            if ts[i] <= ts[i - 1] {
+        for i in 0..n {
+            if !(MIN_TIMESTAMP_US..=MAX_TIMESTAMP_US).contains(&ts[i]) {
+                return Err(StrategyError::data(format!(
+                    "timestamp_us at row {i}: {} is outside years 1-9999 ({MIN_TIMESTAMP_US}..={MAX_TIMESTAMP_US} µs)",
+                    ts[i]
+                )));
+            }
+            if i > 0 && ts[i] <= ts[i - 1] {
                 return Err(StrategyError::data(format!(
                     "timestamps not strictly increasing at row {i} ({} after {})",
                     ts[i],
@@ -249,6 +263,20 @@ mod tests {
         let n = ts.len();
         let p = vec![1.0; n];
         MarketData::from_vecs("EURUSD", tf, ts, std::array::from_fn(|_| p.clone()), false)
+    }
+
+    #[test]
+    fn timestamps_are_bounded_to_years_1_to_9999() {
+        let min = 60_000_000;
+        assert!(bars(Timeframe::M1, vec![MIN_TIMESTAMP_US, MIN_TIMESTAMP_US + min]).is_ok());
+        assert!(bars(Timeframe::M1, vec![MAX_TIMESTAMP_US - min, MAX_TIMESTAMP_US]).is_ok());
+        // Found by the `candles` fuzz target (fuzz/regressions/candles/): bars near the ends of i64
+        // overflowed the spacing check and the New York DST arithmetic of the daily metrics.
+        for ts in [vec![MIN_TIMESTAMP_US - 1, 0], vec![0, MAX_TIMESTAMP_US + 1], vec![i64::MIN, i64::MAX]] {
+            let e = bars(Timeframe::M1, ts).unwrap_err();
+            assert_eq!(e.code(), "E4004");
+            assert!(e.to_string().contains("outside years 1-9999"), "{e}");
+        }
     }
 
     #[test]

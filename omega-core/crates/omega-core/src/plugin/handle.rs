@@ -44,6 +44,8 @@ pub struct PluginHandle {
     table: PluginTable,
     provider: String,
     abi_minor: u32,
+    /// Whether the table's `struct_size` covers `flags` (a v1.1 table may be cut short before it).
+    declares_flags: bool,
     name: String,
     version: String,
     core_version: String,
@@ -209,6 +211,7 @@ impl PluginHandle {
             table: t,
             provider: provider.to_string(),
             abi_minor: header.abi_minor,
+            declares_flags: header.abi_minor >= 1 && size >= offset_of!(PluginTable, flags) + size_of::<u64>(),
             name,
             version,
             core_version,
@@ -253,9 +256,10 @@ impl PluginHandle {
         &self.table
     }
 
-    /// Whether the plugin was built with `panic = "unwind"` (`None` for v1.0 tables, which do not say).
+    /// Whether the plugin was built with `panic = "unwind"` (`None` when the table does not say: a
+    /// v1.0 table, or a v1.1+ table whose `struct_size` stops before `flags`).
     pub fn panic_unwind(&self) -> Option<bool> {
-        (self.abi_minor >= 1).then_some(self.table.flags & FLAG_PANIC_UNWIND != 0)
+        self.declares_flags.then_some(self.table.flags & FLAG_PANIC_UNWIND != 0)
     }
 }
 
@@ -367,7 +371,11 @@ mod tests {
         // SAFETY: `partial` is a full live table.
         let e = unsafe { PluginHandle::from_raw(&partial, "odd-pkg") };
         assert!(e.is_ok(), "a table of the minimum size loads: {e:?}");
-        assert_eq!(e.unwrap().table().flags, 0);
+        let h = e.unwrap();
+        assert_eq!(h.table().flags, 0);
+        // Found by the `plugin_table` fuzz target (fuzz/regressions/plugin_table/): such a table was
+        // accepted and then reported as built with panic = "abort".
+        assert_eq!(h.panic_unwind(), None, "a table cut before `flags` does not say");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`handle`]: [`PluginHandle`], a validated plugin table, and the capsule-name check
 //! - [`foreign`]: [`ForeignStrategy`], a plugin instance seen as a [`RustStrategy`](crate::RustStrategy)
 //! - [`export`]: the runtime of [`export_strategy!`](crate::export_strategy) (plugin side)
+//! - [`image`]: the validators over a byte image of plugin memory (safe entry points for fuzzing)
 //! - [`testing`]: run a strategy through its own table in-process (for a strategy crate's `cargo test`)
 
 pub mod abi;
@@ -15,6 +16,7 @@ pub mod export;
 pub mod foreign;
 pub mod handle;
 pub mod host;
+pub mod image;
 pub mod testing;
 
 pub use abi::{
