@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use omega_core::{
-    DataSlice, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig, StrategyError, Timeframe,
-    TradeSignal,
+    Capabilities, DataSlice, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig, StrategyError,
+    Timeframe, TradeSignal,
 };
 
 use crate::exits::Timeout;
@@ -156,6 +156,22 @@ impl RustStrategy for MeanReversionZScore {
         eval.gate = eval.build_gate(cache);
         self.warnings.extend(eval.htf.warnings.iter().cloned());
         Ok(())
+    }
+
+    /// The timeout is MRZ's only position rule: without it `manage_position` always holds. With
+    /// a gate (`prepare`), the engine asks [`next_candidate`](Self::next_candidate) instead of
+    /// calling `evaluate` on every bar.
+    fn capabilities(&self) -> Capabilities {
+        let gated = self.eval.as_ref().is_some_and(|e| !e.gate.is_empty());
+        Capabilities { manages_positions: self.timeout.max_holding_minutes.is_some(), next_candidate: gated }
+    }
+
+    /// The first bar `>= from` the gate lets through (`evaluate` returns `None` on every other).
+    fn next_candidate(&self, from: usize, cache: &IndicatorCache<'_>) -> Option<usize> {
+        match self.eval.as_ref() {
+            Some(e) => e.next_candidate(from, cache),
+            None => None,
+        }
     }
 
     fn name(&self) -> &str {

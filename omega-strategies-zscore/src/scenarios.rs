@@ -350,6 +350,16 @@ impl Evaluator {
         gate
     }
 
+    /// The first bar `>= from` at which [`evaluate`](Self::evaluate) can signal: the next bar the
+    /// gate lets through, `None` past the last one. Without a gate of this market's length every
+    /// bar is a candidate.
+    pub fn next_candidate(&self, from: usize, cache: &IndicatorCache<'_>) -> Option<usize> {
+        if self.gate.len() != cache.len() {
+            return (from < cache.len()).then_some(from);
+        }
+        self.gate.get(from..)?.iter().position(|&g| g).map(|k| from + k)
+    }
+
     /// First signal of the bar in the original's order, or `None`.
     ///
     /// Bars the gate (`prepare`) rules out return `None` at once.
