@@ -146,12 +146,18 @@ impl RustStrategy for MeanReversionZScore {
                 bars.timeframe, p.primary
             )));
         }
-        for key in eval.keys.needed(p) {
-            cache.series(&key)?;
-        }
-        eval.ids = Ids::register(&eval.keys, p, cache)?;
         let active = |n: usize| p.active(n, true) || p.active(n, false);
         let need_bias = (2..=6).any(active);
+        // Every primary series and every higher timeframe the tables below read, side by side.
+        let mut timeframes = Vec::new();
+        if need_bias && p.uses_htf() {
+            timeframes.extend([p.htf_a.tf, p.htf_b.tf].into_iter().flatten());
+        }
+        if active(6) {
+            timeframes.extend(p.s6.iter().map(|s| s.tf));
+        }
+        cache.prefetch(&eval.keys.needed(p), &timeframes)?;
+        eval.ids = Ids::register(&eval.keys, p, cache)?;
         eval.htf = HtfTables::build(p, cache, need_bias, active(6))?;
         eval.gate = eval.build_gate(cache);
         self.warnings.extend(eval.htf.warnings.iter().cloned());

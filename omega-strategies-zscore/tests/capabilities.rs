@@ -103,3 +103,25 @@ fn skipping_changes_no_trade() {
         assert_eq!(bits(&a.equity_curve), bits(&b.equity_curve), "{extra}");
     }
 }
+
+/// MRZ reads its Bollinger bands as `mid ± std_factor·sd` from the SMA and std series: the same
+/// bits as the core's band series, which it no longer requests.
+#[test]
+fn bands_on_read_equal_the_core_band_series() {
+    use omega_core::indicators::IndicatorHost;
+    use omega_core::{IndicatorKey, PriceSide};
+    use omega_strategies_zscore::scenarios::bollinger_band;
+    let m = reverting_market(Timeframe::M5, 4000, 3);
+    let h = host(&m);
+    for (n, k) in [(20, 2.0), (7, 1.5), (50, 0.3)] {
+        let series = |key: IndicatorKey| h.series(&key).expect("series").to_vec();
+        let (mid, sd) =
+            (series(IndicatorKey::sma(PriceSide::Bid, n)), series(IndicatorKey::rolling_std(PriceSide::Bid, n)));
+        let upper = series(IndicatorKey::bollinger_upper(PriceSide::Bid, n, k));
+        let lower = series(IndicatorKey::bollinger_lower(PriceSide::Bid, n, k));
+        for i in 0..m.len() {
+            assert_eq!(bollinger_band(mid[i], sd[i], k, false).to_bits(), upper[i].to_bits(), "upper {n} {k} bar {i}");
+            assert_eq!(bollinger_band(mid[i], sd[i], k, true).to_bits(), lower[i].to_bits(), "lower {n} {k} bar {i}");
+        }
+    }
+}

@@ -153,12 +153,12 @@ pub fn entries(
     let channel = |i: usize| Channel { close: close[i], ema: ema[i], atr: atr[i] };
     let finite = |c: Channel| c.close.is_finite() && c.ema.is_finite() && c.atr.is_finite();
     let mut out = vec![None; close.len()];
-    for i in 1..n {
+    for (i, slot) in out.iter_mut().enumerate().take(n).skip(1) {
         let (prev, now) = (channel(i - 1), channel(i));
         if !(finite(prev) && finite(now)) {
             continue;
         }
-        out[i] = match entry_rule(params, prev, now) {
+        *slot = match entry_rule(params, prev, now) {
             Some(Direction::Long) if long_ok => Some(Direction::Long),
             Some(Direction::Short) if short_ok => Some(Direction::Short),
             _ => None,
