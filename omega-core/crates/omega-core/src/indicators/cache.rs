@@ -71,6 +71,9 @@ static NEXT_FACADE: AtomicU64 = AtomicU64::new(1);
 /// below it a series takes less time than starting a thread.
 pub const PREFETCH_PARALLEL_MIN_BARS: usize = 65_536;
 
+/// What one piece of prefetch work gave: a series (or its error), `None` for bars.
+type Fetched<'h> = Option<Result<&'h [f64]>>;
+
 /// One piece of [`IndicatorCache::prefetch`]'s work.
 #[derive(Clone, Copy)]
 enum Work<'k> {
@@ -81,7 +84,7 @@ enum Work<'k> {
 impl Work<'_> {
     /// Do it on `host`: the series, or `None` for bars (built and kept by the host; an error is
     /// reported when the strategy asks for them).
-    fn run<'h>(&self, host: &'h dyn IndicatorHost) -> Option<Result<&'h [f64]>> {
+    fn run<'h>(&self, host: &'h dyn IndicatorHost) -> Fetched<'h> {
         match *self {
             Work::Series(key) => Some(host.series(key)),
             Work::Bars(tf) => {
@@ -190,7 +193,7 @@ impl<'h> IndicatorCache<'h> {
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(todo.len());
         let host = self.host;
-        let mut got: Vec<Option<Result<&'h [f64]>>> = Vec::with_capacity(todo.len());
+        let mut got: Vec<Fetched<'h>> = Vec::with_capacity(todo.len());
         if threads < 2 || self.len() < PREFETCH_PARALLEL_MIN_BARS {
             got.extend(todo.iter().map(|w| w.run(host)));
         } else {
@@ -210,7 +213,7 @@ impl<'h> IndicatorCache<'h> {
                 }
                 done
             };
-            let parts: Vec<Vec<(usize, Option<Result<&'h [f64]>>)>> = std::thread::scope(|scope| {
+            let parts: Vec<Vec<(usize, Fetched<'h>)>> = std::thread::scope(|scope| {
                 let spawned: Vec<_> = (1..threads).map(|_| scope.spawn(indexed)).collect();
                 let mut parts = vec![indexed()];
                 // a panic in host code is caught inside the host; a worker that still panicked
