@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use omega_core::{
-    DataSlice, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig, StrategyError, Timeframe,
-    TradeSignal,
+    Capabilities, DataSlice, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig, StrategyError,
+    Timeframe, TradeSignal,
 };
 
 use crate::exits::Timeout;
@@ -146,16 +146,38 @@ impl RustStrategy for MeanReversionZScore {
                 bars.timeframe, p.primary
             )));
         }
-        for key in eval.keys.needed(p) {
-            cache.series(&key)?;
-        }
-        eval.ids = Ids::register(&eval.keys, p, cache)?;
         let active = |n: usize| p.active(n, true) || p.active(n, false);
         let need_bias = (2..=6).any(active);
+        // Every primary series and every higher timeframe the tables below read, side by side.
+        let mut timeframes = Vec::new();
+        if need_bias && p.uses_htf() {
+            timeframes.extend([p.htf_a.tf, p.htf_b.tf].into_iter().flatten());
+        }
+        if active(6) {
+            timeframes.extend(p.s6.iter().map(|s| s.tf));
+        }
+        cache.prefetch(&eval.keys.needed(p), &timeframes)?;
+        eval.ids = Ids::register(&eval.keys, p, cache)?;
         eval.htf = HtfTables::build(p, cache, need_bias, active(6))?;
         eval.gate = eval.build_gate(cache);
         self.warnings.extend(eval.htf.warnings.iter().cloned());
         Ok(())
+    }
+
+    /// The timeout is MRZ's only position rule: without it `manage_position` always holds. With
+    /// a gate (`prepare`), the engine asks [`next_candidate`](Self::next_candidate) instead of
+    /// calling `evaluate` on every bar.
+    fn capabilities(&self) -> Capabilities {
+        let gated = self.eval.as_ref().is_some_and(|e| !e.gate.is_empty());
+        Capabilities { manages_positions: self.timeout.max_holding_minutes.is_some(), next_candidate: gated }
+    }
+
+    /// The first bar `>= from` the gate lets through (`evaluate` returns `None` on every other).
+    fn next_candidate(&self, from: usize, cache: &IndicatorCache<'_>) -> Option<usize> {
+        match self.eval.as_ref() {
+            Some(e) => e.next_candidate(from, cache),
+            None => None,
+        }
     }
 
     fn name(&self) -> &str {

@@ -78,8 +78,10 @@ pub struct Keys {
     pub atr_bid: IndicatorKey,
     pub atr_ask: IndicatorKey,
     pub kalman_z: IndicatorKey,
-    pub upper: IndicatorKey,
-    pub lower: IndicatorKey,
+    /// The rolling std of the Bollinger bands: a band is read as `mid ± std_factor·sd`
+    /// ([`bollinger_band`]), the same operations as the core's band series, so the same bits
+    /// without two more 8-byte-per-bar series.
+    pub sd: IndicatorKey,
     pub mid: IndicatorKey,
     pub kalman_garch_z: IndicatorKey,
 }
@@ -93,8 +95,7 @@ impl Keys {
             atr_bid: IndicatorKey::atr(bid, p.atr_length),
             atr_ask: IndicatorKey::atr(PriceSide::Ask, p.atr_length),
             kalman_z: IndicatorKey::kalman_zscore(bid, p.window_length, p.kalman_r, p.kalman_q),
-            upper: IndicatorKey::bollinger_upper(bid, p.b_b_length, p.std_factor),
-            lower: IndicatorKey::bollinger_lower(bid, p.b_b_length, p.std_factor),
+            sd: IndicatorKey::rolling_std(bid, p.b_b_length),
             mid: IndicatorKey::sma(bid, p.b_b_length),
             kalman_garch_z: IndicatorKey::kalman_garch_zscore(bid, p.kalman_r, p.kalman_q, &p.garch.key_params()),
         }
@@ -113,13 +114,10 @@ impl Keys {
             }
         }
         if on(2) || on(3) || on(4) || on(5) || on(6) {
-            out.extend([self.atr_bid, self.lower, self.upper]);
+            out.extend([self.atr_bid, self.mid, self.sd]);
         }
         if on(2) || on(3) || on(5) || on(6) {
             out.push(self.kalman_z);
-        }
-        if on(2) || on(4) || on(5) || on(6) {
-            out.push(self.mid);
         }
         if on(3) {
             out.push(self.ema);
@@ -141,8 +139,7 @@ pub struct Ids {
     pub atr_bid: Option<SeriesId>,
     pub atr_ask: Option<SeriesId>,
     pub kalman_z: Option<SeriesId>,
-    pub upper: Option<SeriesId>,
-    pub lower: Option<SeriesId>,
+    pub sd: Option<SeriesId>,
     pub mid: Option<SeriesId>,
     pub kalman_garch_z: Option<SeriesId>,
 }
@@ -164,8 +161,7 @@ impl Ids {
             atr_bid: reg(&keys.atr_bid)?,
             atr_ask: reg(&keys.atr_ask)?,
             kalman_z: reg(&keys.kalman_z)?,
-            upper: reg(&keys.upper)?,
-            lower: reg(&keys.lower)?,
+            sd: reg(&keys.sd)?,
             mid: reg(&keys.mid)?,
             kalman_garch_z: reg(&keys.kalman_garch_z)?,
         })
@@ -207,8 +203,7 @@ enum Slot {
     AtrBid,
     AtrAsk,
     KalmanZ,
-    Upper,
-    Lower,
+    Sd,
     Mid,
     KalmanGarchZ,
 }
@@ -221,13 +216,13 @@ struct Reads<'a, 'h> {
     i: usize,
     /// Bit `k`: `vals[k]` holds the value of slot `k`.
     loaded: u16,
-    vals: [f64; 9],
+    vals: [f64; 8],
 }
 
 impl<'a, 'h> Reads<'a, 'h> {
     #[inline]
     fn new(cache: &'a IndicatorCache<'h>, i: usize) -> Self {
-        Reads { cache, i, loaded: 0, vals: [f64::NAN; 9] }
+        Reads { cache, i, loaded: 0, vals: [f64::NAN; 8] }
     }
 
     /// Value at the bar of `slot`'s series (by its registered handle, else by key).
@@ -250,8 +245,7 @@ impl<'a, 'h> Reads<'a, 'h> {
             Slot::AtrBid => (&e.keys.atr_bid, e.ids.atr_bid),
             Slot::AtrAsk => (&e.keys.atr_ask, e.ids.atr_ask),
             Slot::KalmanZ => (&e.keys.kalman_z, e.ids.kalman_z),
-            Slot::Upper => (&e.keys.upper, e.ids.upper),
-            Slot::Lower => (&e.keys.lower, e.ids.lower),
+            Slot::Sd => (&e.keys.sd, e.ids.sd),
             Slot::Mid => (&e.keys.mid, e.ids.mid),
             Slot::KalmanGarchZ => (&e.keys.kalman_garch_z, e.ids.kalman_garch_z),
         };
@@ -281,6 +275,17 @@ fn ok(v: f64) -> bool {
     v.is_finite()
 }
 
+/// The lower (`long`) or upper Bollinger band from its SMA and std, exactly as the core's
+/// `BollingerLower`/`BollingerUpper` series compute it (`mid − k·sd`, `mid + k·sd`).
+#[inline]
+pub fn bollinger_band(mid: f64, sd: f64, k: f64, long: bool) -> f64 {
+    if long {
+        mid - k * sd
+    } else {
+        mid + k * sd
+    }
+}
+
 /// The (scenario, is_long) pairs of [`ORDER`] that `p` activates, in order.
 pub fn active_order(p: &MrzParams) -> Vec<(u32, bool)> {
     ORDER.iter().copied().filter(|&(n, long)| p.active(n as usize, long)).collect()
@@ -308,12 +313,12 @@ impl Evaluator {
         } else {
             Some(empty)
         };
-        let (lower, upper) = if uses(4) {
-            (series(&self.keys.lower, self.ids.lower), series(&self.keys.upper, self.ids.upper))
+        let (mid, sd) = if uses(4) {
+            (series(&self.keys.mid, self.ids.mid), series(&self.keys.sd, self.ids.sd))
         } else {
             (Some(empty), Some(empty))
         };
-        let (Some(z_ema), Some(kz), Some(lower), Some(upper)) = (z_ema, kz, lower, upper) else {
+        let (Some(z_ema), Some(kz), Some(mid), Some(sd)) = (z_ema, kz, mid, sd) else {
             return Vec::new();
         };
         let close = cache.bars().bid_close;
@@ -337,17 +342,27 @@ impl Evaluator {
                 may = (kz_long && self.z_passes(z, true))
                     || (kz_short && self.z_passes(z, false))
                     || (s4_long && {
-                        let lower = at(lower, i);
+                        let lower = bollinger_band(at(mid, i), at(sd, i), self.p.std_factor, true);
                         ok(lower) && c <= lower
                     })
                     || (s4_short && {
-                        let upper = at(upper, i);
+                        let upper = bollinger_band(at(mid, i), at(sd, i), self.p.std_factor, false);
                         ok(upper) && c >= upper
                     });
             }
             gate.push(may);
         }
         gate
+    }
+
+    /// The first bar `>= from` at which [`evaluate`](Self::evaluate) can signal: the next bar the
+    /// gate lets through, `None` past the last one. Without a gate of this market's length every
+    /// bar is a candidate.
+    pub fn next_candidate(&self, from: usize, cache: &IndicatorCache<'_>) -> Option<usize> {
+        if self.gate.len() != cache.len() {
+            return (from < cache.len()).then_some(from);
+        }
+        self.gate.get(from..)?.iter().position(|&g| g).map(|k| from + k)
     }
 
     /// First signal of the bar in the original's order, or `None`.
@@ -438,13 +453,10 @@ impl Evaluator {
     /// Band of the direction (lower for long, upper for short) and whether the close is beyond it.
     #[inline]
     fn band(&self, r: &mut Reads<'_, '_>, b: &DataSlice<'_>, long: bool) -> Result<(f64, bool), StrategyError> {
-        if long {
-            let lower = r.get(self, Slot::Lower)?;
-            Ok((lower, ok(lower) && b.bid.close <= lower))
-        } else {
-            let upper = r.get(self, Slot::Upper)?;
-            Ok((upper, ok(upper) && b.bid.close >= upper))
-        }
+        let mid = r.get(self, Slot::Mid)?;
+        let band = bollinger_band(mid, r.get(self, Slot::Sd)?, self.p.std_factor, long);
+        let beyond = ok(band) && if long { b.bid.close <= band } else { b.bid.close >= band };
+        Ok((band, beyond))
     }
 
     /// Entry and SL of scenarios 2–6 (bid ATR on both sides).

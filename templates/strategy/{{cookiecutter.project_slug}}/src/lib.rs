@@ -170,6 +170,59 @@ mod tests {
         assert!(!without.trades.iter().any(at_entry));
     }
 
+    /// The strategy with the default capabilities: `evaluate` on every allowed bar.
+    struct EveryBar(S);
+
+    impl omega_core::RustStrategy for EveryBar {
+        fn evaluate(
+            &self,
+            slice: &omega_core::DataSlice<'_>,
+            cache: &omega_core::IndicatorCache<'_>,
+        ) -> Option<omega_core::TradeSignal> {
+            self.0.evaluate(slice, cache)
+        }
+        fn manage_position(
+            &self,
+            position: &omega_core::Position,
+            slice: &omega_core::DataSlice<'_>,
+        ) -> omega_core::PositionAction {
+            self.0.manage_position(position, slice)
+        }
+        fn primary_timeframe(&self) -> Timeframe {
+            self.0.primary_timeframe()
+        }
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+    }
+
+    /// `next_candidate` only skips bars on which `evaluate` would not signal: the same trades and
+    /// equity as evaluating every bar.
+    #[test]
+    fn capabilities_skip_nothing() {
+        use omega_core::RustStrategy;
+        let m = market(5000, 5);
+        let host = omega_core::indicators::MarketHost::new(m.clone(), Default::default());
+        for params in [serde_json::json!({}), serde_json::json!({"ema_length": 8, "band_atr": 0.3, "max_bars": 15})] {
+            let cfg = config(params);
+            let ready = || {
+                let mut s = S::default();
+                s.on_init(&cfg).unwrap();
+                s.prepare(&omega_core::IndicatorCache::new(&host).unwrap()).unwrap();
+                s
+            };
+            let fast = ready();
+            assert!(fast.capabilities().next_candidate);
+            // a façade other than `prepare`'s: the handles fall back to keys
+            let cache = omega_core::IndicatorCache::new(&host).unwrap();
+            let a = omega_core::engine::run_backtest(&fast, &cache, &m, &cfg).unwrap();
+            let b = omega_core::engine::run_backtest(&EveryBar(ready()), &cache, &m, &cfg).unwrap();
+            assert!(a.trades.len() > 5, "only {} trades", a.trades.len());
+            assert_eq!(a.trades, b.trades);
+            assert_eq!(a.equity_curve, b.equity_curve);
+        }
+    }
+
     #[test]
     fn invalid_params_fail_at_creation() {
         let m = market(200, 1);

@@ -10,16 +10,18 @@
 //!   `max_bars` bars.
 //!
 //! It reads only the `IndicatorCache`, so every series is computed once per market by the core and
-//! shared by every run. The pure-Python twin is `{{ cookiecutter.package_name }}.reference` (same
+//! shared by every run. Speed (docs/writing-a-strategy.md "Fast strategies"): `prepare` resolves
+//! each series to a handle (`register`) and tabulates the entry rule for every bar once; the engine
+//! then asks `next_candidate` for the next bar with a signal and calls `evaluate` only there. The pure-Python twin is `{{ cookiecutter.package_name }}.reference` (same
 //! operations in the same order, so both backends trade identically); the parameter model is
 //! `{{ cookiecutter.package_name }}.params`.
 
 use std::collections::HashMap;
 
-use omega_core::indicators::{IndicatorKey, PriceSide};
+use omega_core::indicators::{IndicatorKey, PriceSide, SeriesId};
 use omega_core::{
-    DataSlice, Direction, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig, StrategyError,
-    Timeframe, TradeSignal,
+    Capabilities, DataSlice, Direction, IndicatorCache, Position, PositionAction, RustStrategy, StrategyConfig,
+    StrategyError, Timeframe, TradeSignal,
 };
 
 /// Registry name (the key of `omega.list_strategies()` and `omega.run_backtest`).
@@ -137,12 +139,51 @@ pub fn entry_rule(params: &Params, prev: Channel, now: Channel) -> Option<Direct
     }
 }
 
-/// The series the strategy reads, requested in `prepare`.
+/// The direction [`entry_rule`] gives at every bar, kept only where that direction is allowed;
+/// `None` on bar 0 and wherever a value of this or the previous bar is not finite (warm-up).
+pub fn entries(
+    params: &Params,
+    close: &[f64],
+    ema: &[f64],
+    atr: &[f64],
+    long_ok: bool,
+    short_ok: bool,
+) -> Vec<Option<Direction>> {
+    let n = close.len().min(ema.len()).min(atr.len());
+    let channel = |i: usize| Channel { close: close[i], ema: ema[i], atr: atr[i] };
+    let finite = |c: Channel| c.close.is_finite() && c.ema.is_finite() && c.atr.is_finite();
+    let mut out = vec![None; close.len()];
+    for (i, slot) in out.iter_mut().enumerate().take(n).skip(1) {
+        let (prev, now) = (channel(i - 1), channel(i));
+        if !(finite(prev) && finite(now)) {
+            continue;
+        }
+        *slot = match entry_rule(params, prev, now) {
+            Some(Direction::Long) if long_ok => Some(Direction::Long),
+            Some(Direction::Short) if short_ok => Some(Direction::Short),
+            _ => None,
+        };
+    }
+    out
+}
+
+/// One series the strategy reads: its key, and the handle `prepare` resolved it to
+/// (`IndicatorCache::register`), so that a per-bar read is plain slice indexing with no key lookup.
 #[derive(Clone, Copy, Debug)]
-struct Keys {
-    ema: IndicatorKey,
-    atr: IndicatorKey,
-    close: IndicatorKey,
+struct Series {
+    key: IndicatorKey,
+    id: SeriesId,
+}
+
+impl Series {
+    fn register(cache: &IndicatorCache<'_>, key: IndicatorKey) -> Result<Self, StrategyError> {
+        Ok(Series { key, id: cache.register(&key)? })
+    }
+
+    /// The series through the handle; by key on a cache other than the one `prepare` saw.
+    fn read<'h>(&self, cache: &IndicatorCache<'h>) -> Option<&'h [f64]> {
+        cache.get(self.id).or_else(|| cache.series(&self.key).ok())
+    }
 }
 
 /// The `{{ cookiecutter.strategy_name }}` strategy.
@@ -152,12 +193,23 @@ pub struct {{ cookiecutter.__class_name }} {
     timeframe: Timeframe,
     long_ok: bool,
     short_ok: bool,
-    keys: Option<Keys>,
+    /// EMA and ATR (set by `prepare`).
+    series: Option<(Series, Series)>,
+    /// Per bar, the direction `evaluate` signals (tabulated in `prepare`): `next_candidate` scans
+    /// it, `evaluate` reads its bar.
+    entries: Vec<Option<Direction>>,
 }
 
 impl Default for {{ cookiecutter.__class_name }} {
     fn default() -> Self {
-        Self { params: Params::default(), timeframe: Timeframe::M1, long_ok: true, short_ok: true, keys: None }
+        Self {
+            params: Params::default(),
+            timeframe: Timeframe::M1,
+            long_ok: true,
+            short_ok: true,
+            series: None,
+            entries: Vec::new(),
+        }
     }
 }
 
@@ -171,25 +223,12 @@ impl {{ cookiecutter.__class_name }} {
 impl RustStrategy for {{ cookiecutter.__class_name }} {
     fn evaluate(&self, slice: &DataSlice<'_>, cache: &IndicatorCache<'_>) -> Option<TradeSignal> {
         let i = slice.index;
-        if i == 0 {
-            return None;
-        }
-        let k = self.keys.as_ref()?;
-        let (ema, atr, close) = (cache.series(&k.ema).ok()?, cache.series(&k.atr).ok()?, cache.series(&k.close).ok()?);
-        let (pc, pe, pa) = (close[i - 1], ema[i - 1], atr[i - 1]);
-        let (c, e, a) = (slice.bid.close, ema[i], atr[i]);
-        if ![pc, pe, pa, c, e, a].iter().all(|v| v.is_finite()) {
-            return None; // warm-up
-        }
+        let direction = (*self.entries.get(i)?)?;
+        let (ema, atr) = self.series?;
+        let (e, a) = (*ema.read(cache)?.get(i)?, *atr.read(cache)?.get(i)?);
         let band = self.params.band_atr;
         let (upper, lower) = (e + band * a, e - band * a);
-        let prev = Channel { close: pc, ema: pe, atr: pa };
-        let now = Channel { close: c, ema: e, atr: a };
-        let (direction, scenario) = match entry_rule(&self.params, prev, now)? {
-            Direction::Long if self.long_ok => (Direction::Long, 1),
-            Direction::Short if self.short_ok => (Direction::Short, 2),
-            _ => return None,
-        };
+        let scenario = if direction == Direction::Long { 1 } else { 2 };
         let entry = match direction {
             Direction::Long => slice.ask.close,
             Direction::Short => slice.bid.close,
@@ -241,18 +280,25 @@ impl RustStrategy for {{ cookiecutter.__class_name }} {
     }
 
     fn prepare(&mut self, cache: &IndicatorCache<'_>) -> Result<(), StrategyError> {
-        let keys = Keys {
-            ema: IndicatorKey::ema(PriceSide::Bid, self.params.ema_length),
-            atr: IndicatorKey::atr(PriceSide::Bid, self.params.atr_length),
-            close: IndicatorKey::close(PriceSide::Bid),
-        };
-        // Request every series once up front: an unavailable indicator fails the run here (E4003)
-        // instead of silently producing no signals.
-        for key in [&keys.ema, &keys.atr, &keys.close] {
-            cache.series(key)?;
-        }
-        self.keys = Some(keys);
+        // Resolve every series once: an unavailable indicator fails the run here (E4003) instead
+        // of silently producing no signals, and per-bar reads need no key lookup.
+        let ema = Series::register(cache, IndicatorKey::ema(PriceSide::Bid, self.params.ema_length))?;
+        let atr = Series::register(cache, IndicatorKey::atr(PriceSide::Bid, self.params.atr_length))?;
+        let unreadable = || StrategyError::InternalError { reason: "a registered series is not readable".into() };
+        let (e, a) = (ema.read(cache).ok_or_else(unreadable)?, atr.read(cache).ok_or_else(unreadable)?);
+        self.entries = entries(&self.params, cache.bars().bid_close, e, a, self.long_ok, self.short_ok);
+        self.series = Some((ema, atr));
         Ok(())
+    }
+
+    /// `manage_position` applies the timeout (and break-even) to every position; `evaluate`
+    /// signals only on the bars tabulated in `prepare`, which `next_candidate` finds.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { manages_positions: true, next_candidate: true }
+    }
+
+    fn next_candidate(&self, from: usize, _cache: &IndicatorCache<'_>) -> Option<usize> {
+        self.entries.get(from..)?.iter().position(Option::is_some).map(|k| from + k)
     }
 
     fn name(&self) -> &str {

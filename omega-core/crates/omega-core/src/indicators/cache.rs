@@ -4,7 +4,7 @@
 //! returned slices are plain memory owned by the host, valid for the façade's lifetime `'h`.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::error::{Result, StrategyError};
 use crate::indicators::key::IndicatorKey;
@@ -66,6 +66,34 @@ pub struct SeriesId {
 
 /// Identity of the next façade (handles of one façade are not valid in another).
 static NEXT_FACADE: AtomicU64 = AtomicU64::new(1);
+
+/// Markets shorter than this compute [`IndicatorCache::prefetch`]'s series on the calling thread:
+/// below it a series takes less time than starting a thread.
+pub const PREFETCH_PARALLEL_MIN_BARS: usize = 65_536;
+
+/// What one piece of prefetch work gave: a series (or its error), `None` for bars.
+type Fetched<'h> = Option<Result<&'h [f64]>>;
+
+/// One piece of [`IndicatorCache::prefetch`]'s work.
+#[derive(Clone, Copy)]
+enum Work<'k> {
+    Series(&'k IndicatorKey),
+    Bars(Timeframe),
+}
+
+impl Work<'_> {
+    /// Do it on `host`: the series, or `None` for bars (built and kept by the host; an error is
+    /// reported when the strategy asks for them).
+    fn run<'h>(&self, host: &'h dyn IndicatorHost) -> Fetched<'h> {
+        match *self {
+            Work::Series(key) => Some(host.series(key)),
+            Work::Bars(tf) => {
+                let _ = host.bars(Some(tf));
+                None
+            }
+        }
+    }
+}
 
 /// What `evaluate` and `prepare` receive. Not `Sync`: one façade per strategy instance.
 pub struct IndicatorCache<'h> {
@@ -138,6 +166,76 @@ impl<'h> IndicatorCache<'h> {
             return None;
         }
         self.memo.borrow().get(id.at).map(|(_, s)| *s)
+    }
+
+    /// Fetch every series of `keys` and build the bars of every timeframe of `timeframes` that the
+    /// host does not have yet, on up to as many threads as the machine has cores when the market
+    /// has at least [`PREFETCH_PARALLEL_MIN_BARS`] bars (the host computes each series once
+    /// however many threads ask; results do not depend on the threads). Call it once in `prepare`
+    /// with everything the strategy will read: independent series then compute side by side.
+    ///
+    /// Errors: the first failing key in `keys` order, as [`series`](Self::series) would give it.
+    /// A timeframe that cannot be built is not an error here; [`htf`](Self::htf) reports it.
+    pub fn prefetch(&self, keys: &[IndicatorKey], timeframes: &[Timeframe]) -> Result<()> {
+        let mut todo: Vec<Work<'_>> = Vec::with_capacity(keys.len() + timeframes.len());
+        {
+            let memo = self.memo.borrow();
+            for (i, key) in keys.iter().enumerate() {
+                if !keys[..i].contains(key) && !memo.iter().any(|(k, _)| k == key) {
+                    todo.push(Work::Series(key));
+                }
+            }
+        }
+        for (i, &tf) in timeframes.iter().enumerate() {
+            if tf != self.primary.timeframe && !timeframes[..i].contains(&tf) {
+                todo.push(Work::Bars(tf));
+            }
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(todo.len());
+        let host = self.host;
+        let mut got: Vec<Fetched<'h>> = Vec::with_capacity(todo.len());
+        if threads < 2 || self.len() < PREFETCH_PARALLEL_MIN_BARS {
+            got.extend(todo.iter().map(|w| w.run(host)));
+        } else {
+            got.resize_with(todo.len(), || None);
+            // Workers take the next piece from a shared counter, so a long series does not hold
+            // up the others; the calling thread is one of them.
+            let next = AtomicUsize::new(0);
+            let todo = &todo;
+            // Each worker's results come back with the index it took; collect them in order.
+            let next_ref = &next;
+            let indexed = || {
+                let mut done = Vec::new();
+                loop {
+                    let at = next_ref.fetch_add(1, Ordering::Relaxed);
+                    let Some(w) = todo.get(at) else { break };
+                    done.push((at, w.run(host)));
+                }
+                done
+            };
+            let parts: Vec<Vec<(usize, Fetched<'h>)>> = std::thread::scope(|scope| {
+                let spawned: Vec<_> = (1..threads).map(|_| scope.spawn(indexed)).collect();
+                let mut parts = vec![indexed()];
+                // a panic in host code is caught inside the host; a worker that still panicked
+                // leaves its pieces unfetched, and they are fetched again below
+                parts.extend(spawned.into_iter().map(|h| h.join().unwrap_or_default()));
+                parts
+            });
+            for (at, r) in parts.into_iter().flatten() {
+                got[at] = r;
+            }
+        }
+        let mut memo = self.memo.borrow_mut();
+        for (w, r) in todo.iter().zip(got) {
+            if let Work::Series(key) = w {
+                let s = match r {
+                    Some(r) => r?,
+                    None => host.series(key)?,
+                };
+                memo.push((**key, s));
+            }
+        }
+        Ok(())
     }
 
     /// Value of `key` at bar `i` of its timeframe, NaN when out of range or unavailable.

@@ -53,43 +53,81 @@ pub fn std(x: &[f64], n: usize) -> Vec<f64> {
     if n < 2 {
         return out;
     }
-    let mut count = 0_usize;
-    let mut mean = 0.0_f64;
-    let mut ssq = 0.0_f64;
-    let mut comp_add = 0.0_f64;
-    let mut comp_remove = 0.0_f64;
-    let mut run = Run::default();
+    let mut acc = StdAcc::default();
     for (i, &v) in x.iter().enumerate() {
         if i >= n {
-            let old = x[i - n];
-            count -= 1;
-            if count != 0 {
-                let prev_mean = mean - comp_remove;
-                let y = old - comp_remove;
-                let t = y - mean;
-                comp_remove = (t + mean) - y;
-                mean -= t / count as f64;
-                ssq -= (old - prev_mean) * (old - mean);
-            } else {
-                mean = 0.0;
-                ssq = 0.0;
-            }
+            acc.remove(x[i - n]);
         }
-        run.push(v);
-        count += 1;
-        let prev_mean = mean - comp_add;
-        let y = v - comp_add;
-        let t = y - mean;
-        comp_add = (t + mean) - y;
-        mean += t / count as f64;
-        ssq += (v - prev_mean) * (v - mean);
-        if count >= n {
-            let var = if run.len >= count { 0.0 } else { ssq / (count - 1) as f64 };
-            // clamp rounding below zero, but keep a NaN (overflowed sums) NaN as pandas does
-            out[i] = if var < 0.0 { 0.0 } else { var.sqrt() };
+        acc.add(v);
+        if acc.count >= n {
+            out[i] = acc.value();
         }
     }
     out
+}
+
+/// The running state of [`std`]: pandas' Welford-style mean and sum of squares with Kahan
+/// compensation of the added and the removed values, and the run of equal values. One
+/// implementation of the numerics, fed either from the input itself ([`std`]) or from a window
+/// kept by the caller (the fused z-scores of `zscore`), so both give the same bits.
+#[derive(Debug)]
+pub(crate) struct StdAcc {
+    pub(crate) count: usize,
+    mean: f64,
+    ssq: f64,
+    comp_add: f64,
+    comp_remove: f64,
+    run: Run,
+}
+
+impl Default for StdAcc {
+    fn default() -> Self {
+        StdAcc { count: 0, mean: 0.0, ssq: 0.0, comp_add: 0.0, comp_remove: 0.0, run: Run::default() }
+    }
+}
+
+impl StdAcc {
+    /// Take `old` (the value that leaves the window) out.
+    #[inline(always)]
+    pub(crate) fn remove(&mut self, old: f64) {
+        self.count -= 1;
+        if self.count != 0 {
+            let prev_mean = self.mean - self.comp_remove;
+            let y = old - self.comp_remove;
+            let t = y - self.mean;
+            self.comp_remove = (t + self.mean) - y;
+            self.mean -= t / self.count as f64;
+            self.ssq -= (old - prev_mean) * (old - self.mean);
+        } else {
+            self.mean = 0.0;
+            self.ssq = 0.0;
+        }
+    }
+
+    /// Add `v` (the value that enters the window).
+    #[inline(always)]
+    pub(crate) fn add(&mut self, v: f64) {
+        self.run.push(v);
+        self.count += 1;
+        let prev_mean = self.mean - self.comp_add;
+        let y = v - self.comp_add;
+        let t = y - self.mean;
+        self.comp_add = (t + self.mean) - y;
+        self.mean += t / self.count as f64;
+        self.ssq += (v - prev_mean) * (v - self.mean);
+    }
+
+    /// The sample std of the values in the window (`count >= 2`).
+    #[inline(always)]
+    pub(crate) fn value(&self) -> f64 {
+        let var = if self.run.len >= self.count { 0.0 } else { self.ssq / (self.count - 1) as f64 };
+        // clamp rounding below zero, but keep a NaN (overflowed sums) NaN as pandas does
+        if var < 0.0 {
+            0.0
+        } else {
+            var.sqrt()
+        }
+    }
 }
 
 /// Bollinger bands `(mid, upper, lower)` = SMA(n), `mid + k·sd`, `mid − k·sd` with sample std.
@@ -126,6 +164,7 @@ impl Default for Run {
 }
 
 impl Run {
+    #[inline(always)]
     fn push(&mut self, v: f64) {
         self.len = if v == self.last { self.len + 1 } else { 1 };
         self.last = v;

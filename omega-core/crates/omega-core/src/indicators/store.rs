@@ -304,6 +304,54 @@ mod tests {
         assert_eq!(host.computations(), host.computed_series());
     }
 
+    /// `prefetch` on a market large enough for threads: every key computed once, the same slices
+    /// as sequential requests, handles and reads as after `series`, the first failing key's error.
+    #[test]
+    fn prefetch_computes_each_key_once_in_parallel() {
+        use crate::indicators::cache::PREFETCH_PARALLEL_MIN_BARS;
+        for n in [500, PREFETCH_PARALLEL_MIN_BARS + 10] {
+            let host = MarketHost::new(market(Timeframe::M5, n), HtfAnchor::Utc);
+            let keys = [
+                IndicatorKey::zscore_ema(PriceSide::Bid, 20, 50),
+                IndicatorKey::ema(PriceSide::Bid, 20),
+                IndicatorKey::kalman_zscore(PriceSide::Bid, 30, 0.5, 0.1),
+                IndicatorKey::atr(PriceSide::Ask, 14),
+                IndicatorKey::bollinger_upper(PriceSide::Bid, 20, 2.0),
+                IndicatorKey::ema(PriceSide::Bid, 20),
+                IndicatorKey::ema(PriceSide::Bid, 9).on(Some(Timeframe::H1)),
+            ];
+            let cache = IndicatorCache::new(&host).unwrap();
+            cache.series(&keys[3]).unwrap();
+            cache.prefetch(&keys, &[Timeframe::H1, Timeframe::H4, Timeframe::M5, Timeframe::H1]).unwrap();
+            assert_eq!(cache.fetched(), 6, "each distinct key once in the façade");
+            // zscore_ema's EMA(20) is the EMA key itself; bollinger adds its SMA and std
+            assert_eq!(host.computations(), host.computed_series());
+            assert_eq!(host.computed_series(), 9);
+            let reference = MarketHost::new(market(Timeframe::M5, n), HtfAnchor::Utc);
+            for key in &keys {
+                let got = cache.series(key).unwrap();
+                assert!(std::ptr::eq(got, host.series(key).unwrap()));
+                let want = reference.series(key).unwrap();
+                assert_eq!(
+                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                );
+            }
+            assert!(cache.get(cache.register(&keys[2]).unwrap()).is_some());
+            // the H1 and H4 bars were built by the prefetch
+            assert_eq!(host.htf.len(), 2);
+            let bad = [
+                IndicatorKey::ema(PriceSide::Ask, 5),
+                IndicatorKey::rolling_std(PriceSide::Bid, 1),
+                IndicatorKey::ema(PriceSide::Bid, 0),
+            ];
+            let e = cache.prefetch(&bad, &[Timeframe::M15]).unwrap_err();
+            assert_eq!(e.code(), "E4003");
+            assert!(e.to_string().contains("RollingStd"), "the first failing key in order: {e}");
+            assert!(cache.series(&bad[0]).is_ok());
+        }
+    }
+
     #[test]
     fn derived_series_share_their_parts_bit_for_bit() {
         let host = MarketHost::new(market(Timeframe::M5, 3000), HtfAnchor::Utc);

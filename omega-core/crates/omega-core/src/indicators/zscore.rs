@@ -24,14 +24,35 @@ fn residual(x: &[f64], mean: &[f64]) -> Vec<f64> {
 }
 
 /// z of `x − mean` against the rolling std of that residual over `window`.
+///
+/// One pass: each residual is computed once, fed to the rolling std (the same [`rolling::StdAcc`]
+/// as `rolling::std`, so the same bits as `ratio(residual, std(residual))`) and divided there; the
+/// residuals still in the window are kept in a ring of `window` values, not in a second series.
 pub fn residual_z(x: &[f64], mean: &[f64], window: usize) -> Vec<f64> {
-    let mut e = residual(x, mean);
-    let sd = rolling::std(&e, window);
-    // in place: each residual is read once, before its slot takes the z
-    for (v, &s) in e.iter_mut().zip(&sd) {
-        *v = safe_div(*v, s);
+    let len = x.len().min(mean.len());
+    if window < 2 || window > len {
+        // the std is never defined: every z is NaN (as `e / NaN`)
+        return vec![f64::NAN; len];
     }
-    e
+    let mut out = Vec::with_capacity(len);
+    let mut ring = vec![0.0_f64; window];
+    let mut at = 0_usize;
+    let mut acc = rolling::StdAcc::default();
+    for (i, (&a, &m)) in x.iter().zip(mean).enumerate() {
+        let e = a - m;
+        if i >= window {
+            acc.remove(ring[at]);
+        }
+        ring[at] = e;
+        at += 1;
+        if at == window {
+            at = 0;
+        }
+        acc.add(e);
+        let sd = if acc.count >= window { acc.value() } else { f64::NAN };
+        out.push(safe_div(e, sd));
+    }
+    out
 }
 
 /// z of `x − EMA(ema_len)` against the rolling std of that residual over `window`.
@@ -84,6 +105,32 @@ mod tests {
         for i in 2..x.len() {
             assert_eq!(z[i], e[i] / sd[i]);
         }
+    }
+
+    /// The fused pass gives the bits of residual → rolling std → ratio, on data with constant runs,
+    /// sign changes and large magnitudes, for windows shorter, equal to and longer than the data.
+    #[test]
+    fn fused_residual_z_equals_its_parts() {
+        let mut state = 7_u64;
+        let mut u = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1_u64 << 53) as f64
+        };
+        let mut x: Vec<f64> = (0..3000).map(|_| 1.1 + (u() - 0.5) * 0.01).collect();
+        x[100..140].fill(1.2);
+        x[500..510].iter_mut().for_each(|v| *v *= 1e6);
+        let m = kalman::mean(&x, 0.5, 0.01);
+        for window in [2, 3, 20, 57, 2999, 3000, 3001, 10_000] {
+            let e = residual(&x, &m);
+            let want = ratio(&e, &rolling::std(&e, window));
+            let got = residual_z(&x, &m, window);
+            assert_eq!(got.len(), want.len());
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g.to_bits(), w.to_bits(), "window {window}, index {i}: {g} vs {w}");
+            }
+        }
+        assert!(residual_z(&x, &m, 1).iter().all(|v| v.is_nan()));
+        assert!(residual_z(&[], &[], 5).is_empty());
     }
 
     #[test]
