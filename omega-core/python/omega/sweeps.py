@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from omega import bridge, data, plugins
 from omega.api import resolve_backend, run_backtest, warn_config
-from omega.config import BacktestConfig, normalize_config
+from omega.config import BacktestConfig, check_nesting, normalize_config
 from omega.errors import InvalidConfigError, OmegaError, StrategyNotFoundError
 from omega.hookspecs import StrategySpec
 from omega.results import TRADE_SCHEMA, records_to_table
@@ -560,6 +560,7 @@ def sweep(
         raise InvalidConfigError(f"cache_bytes={cache_bytes} must be >= 0", {"key": "cache_bytes"})
     spec = strategy if isinstance(strategy, StrategySpec) else plugins.get_strategy(strategy)
     base = normalize_config(base_config, spec.params_model).to_dict()
+    check_nesting(grid, "grid")
     keys, partials = expand_grid(grid)
     if not partials:
         raise InvalidConfigError("the grid has no configs", {"key": "grid"})
