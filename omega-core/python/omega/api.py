@@ -79,6 +79,8 @@ def run_backtest(
             itself, e.g. ``{"GBPUSD": gbpusd}`` for EURGBP in a USD account (docs/engine.md
             "Account currency"). A needed pair that is missing is E4004 naming it.
         progress: progress bar for Python-backend runs (`omega.progress`); None = when visible.
+
+    Ctrl-C stops a run on either backend with `KeyboardInterrupt` (docs/errors.md "Interrupts").
     """
     if conversion is not None and not isinstance(conversion, Mapping):
         raise InvalidConfigError(

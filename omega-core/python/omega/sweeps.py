@@ -546,7 +546,7 @@ def sweep(
             for EURJPY in a USD account), shared by every config.
 
     Every config is validated before anything runs: a bad one is E4002 naming ``config_index`` and
-    the key. Ctrl-C cancels a running sweep (`KeyboardInterrupt`).
+    the key. Ctrl-C cancels a running sweep, running configs included (`KeyboardInterrupt`).
     """
     if conversion is not None and not isinstance(conversion, Mapping):
         raise InvalidConfigError(

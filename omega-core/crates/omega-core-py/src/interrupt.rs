@@ -18,8 +18,8 @@ use pyo3::prelude::*;
 use crate::errors::core_panic;
 
 /// Least time between two signal checks of one call: short enough that Ctrl-C stops a run well
-/// within half a second, long enough that re-acquiring the GIL costs nothing measurable (and does
-/// not make the run wait for other Python threads every few bars).
+/// within half a second, long enough that the GIL is re-acquired at most 100 times a second (so a
+/// run does not wait for other Python threads every few bars).
 pub const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The exception a signal handler raised during an interruptible call, if any.
