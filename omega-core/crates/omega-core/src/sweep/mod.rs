@@ -5,7 +5,8 @@
 //! that those reading the same series run together, then lets `threads` workers of a rayon pool
 //! take configs in that order. Every series is computed once, by whichever worker needs it first
 //! ([`store::SweepStore`]). Progress and cancellation go through a [`SweepControl`] that another
-//! thread may read and set while the sweep runs; cancellation is checked between configs.
+//! thread may read and set while the sweep runs; a cancel stops configs that have not started and,
+//! through the interrupt check (`crate::interrupt`), the running ones mid-run.
 //!
 //! Enabled by the `sweep` feature (rayon), which only the core wheel turns on.
 
@@ -234,9 +235,12 @@ pub fn run_sweep(
         // pin the config's series before it stops counting as pending, so that a trim in
         // between cannot drop one it is about to read
         let run_host = RunHost::new(&store);
-        let pinned: Result<()> = plan.needs[i].iter().try_for_each(|k| run_host.series(k).map(|_| ()));
-        store.started(&plan.needs[i]);
-        let outcome = control.interruptible(|| pinned.and_then(|()| job.run(&configs[i], &run_host)));
+        // (computing them is interruptible like the run itself)
+        let outcome = control.interruptible(|| {
+            let pinned: Result<()> = plan.needs[i].iter().try_for_each(|k| run_host.series(k).map(|_| ()));
+            store.started(&plan.needs[i]);
+            pinned.and_then(|()| job.run(&configs[i], &run_host))
+        });
         let outcome = outcome.map(|r| ConfigOutcome {
             metrics: r.metrics,
             trades: if opts.keep_trades { r.trades } else { Vec::new() },
