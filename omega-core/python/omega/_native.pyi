@@ -279,7 +279,7 @@ class SweepControl:
     def done(self) -> int:
         """Configs finished so far."""
     def cancel(self) -> None:
-        """Stop the sweep: no config starts after this call."""
+        """Stop the sweep: no config starts after this call and running ones stop mid-run."""
     @property
     def cancelled(self) -> bool:
         """True once `cancel()` was called."""
@@ -296,5 +296,7 @@ def run_sweep_rust(
     cache_bytes: int = ...,
     keep_trades: bool = False,
     control: SweepControl | None = None,
+    conversion: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run every config over one market in one native call (docs/sweeps.md)."""
+    """Run every config over one market in one native call (docs/sweeps.md); Ctrl-C on the main
+    thread or `control.cancel()` stop it mid-config with `KeyboardInterrupt`."""

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from omega import bridge, data, plugins
 from omega.config import normalize_config
-from omega.errors import InvalidConfigError, StrategyNotFoundError
+from omega.errors import InvalidConfigError, StrategyNotFoundError, config_warning_error
 from omega.hookspecs import StrategySpec
 from omega.progress import bar
 from omega.results import BacktestResult
@@ -27,6 +27,10 @@ def resolve_backend(spec: StrategySpec, backend: str | None = None) -> Backend:
     for this strategy, else Python. A forced backend that cannot run `spec` is E4001; an unknown
     `backend` value is E4002.
     """
+    if backend is not None and not isinstance(backend, str):
+        raise InvalidConfigError(
+            f"backend={backend!r} is not one of 'rust', 'python', None (a {type(backend).__name__})", {"key": "backend"}
+        )
     choice = "auto" if backend is None else backend.strip().lower()
     if choice not in ("auto", "rust", "python"):
         raise InvalidConfigError(f"backend={backend!r} is not one of 'rust', 'python', None", {"key": "backend"})
@@ -75,6 +79,8 @@ def run_backtest(
             itself, e.g. ``{"GBPUSD": gbpusd}`` for EURGBP in a USD account (docs/engine.md
             "Account currency"). A needed pair that is missing is E4004 naming it.
         progress: progress bar for Python-backend runs (`omega.progress`); None = when visible.
+
+    Ctrl-C stops a run on either backend with `KeyboardInterrupt` (docs/errors.md "Interrupts").
     """
     if conversion is not None and not isinstance(conversion, Mapping):
         raise InvalidConfigError(
@@ -110,9 +116,15 @@ def run_backtest(
 
 
 def warn_config(spec: StrategySpec, config: dict[str, Any]) -> None:
-    """Emit the strategy's config-time warnings before a Rust run (the reference warns in ``on_init``)."""
+    """Emit the strategy's config-time warnings before a Rust run (the reference warns in ``on_init``).
+
+    A warning that the warnings filter turns into an exception (``python -W error``) is E4002, as
+    on the reference backend (`omega.errors.config_warning_error`)."""
     if spec.warn_config is not None:
-        spec.warn_config(config)
+        try:
+            spec.warn_config(config)
+        except Warning as w:
+            raise config_warning_error(spec.name, w) from w
 
 
 def list_strategies() -> list[dict[str, Any]]:

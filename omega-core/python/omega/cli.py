@@ -1,9 +1,9 @@
-"""The ``omega`` command (argparse): ``run``, ``scan``, ``report``, ``demo``, ``data inspect``,
-``strategies``, ``errors``, ``version``.
+"""The ``omega`` command (argparse): ``run``, ``scan``, ``sweep``, ``report``, ``demo``,
+``data inspect``, ``strategies``, ``errors``, ``version``.
 
 Exit codes: 0 success, 1 the command ran but failed (e.g. backends disagree, or a bug in Omega),
-2 a user error: the coded message and a hint on stderr, never a traceback (``--verbose`` adds it).
-docs/cli.md describes every command.
+2 a user error: the coded message and a hint on stderr, never a traceback (``--verbose`` adds it),
+130 interrupted (Ctrl-C). docs/cli.md describes every command.
 """
 
 from __future__ import annotations
@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_inputs(scan)
     scan.add_argument("--out", type=Path, default=None, help="write the signals (.parquet or .csv)")
 
+    sweep = sub.add_parser("sweep", parents=[verbose], help="backtest every config of a grid (docs/sweeps.md)")
+    _add_run_inputs(sweep)
+    sweep.add_argument("--grid", required=True, type=Path, help="the grid, JSON or TOML (docs/cli.md)")
+    sweep.add_argument("--jobs", type=int, default=None, help="worker threads (Rust) or processes (Python)")
+    sweep.add_argument("--trades", action="store_true", help="also write every config's trades (trades.parquet)")
+    sweep.add_argument(
+        "--out", type=Path, default=Path("omega-sweep"), help="write sweep.parquet and sweep.csv here (omega-sweep)"
+    )
+
     rep = sub.add_parser("report", parents=[verbose], help="write the HTML report of a result directory")
     rep.add_argument("directory", type=Path, help="a directory written by `omega run --out`")
     rep.add_argument("--out", type=Path, default=None, help="HTML file (default DIRECTORY/report.html)")
@@ -102,30 +111,68 @@ def load_market(data_path: Path, ask_path: Path | None = None) -> Any:
     return data.load(data_path if ask_path is None else [data_path, ask_path])
 
 
+def read_structured(path: Path, what: str = "config") -> Any:
+    """The content of a JSON or TOML file (by suffix; else JSON, then TOML); E4002 naming the file
+    when it is missing, not UTF-8, malformed or nested beyond what the parsers handle."""
+    if not path.is_file():
+        raise InvalidConfigError(f"{what} file {path} does not exist", {"path": str(path), "key": what})
+    suffix = path.suffix.lower()
+    kind = "TOML" if suffix == ".toml" else "JSON" if suffix == ".json" else "JSON or TOML"
+    try:
+        text = path.read_text(encoding="utf-8")
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix == ".json":
+            return json.loads(text)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InvalidConfigError(f"{path} is not valid {kind}: {e}", {"path": str(path), "key": what}) from e
+    except RecursionError as e:
+        raise InvalidConfigError(
+            f"{path} is nested too deeply to read as {kind}", {"path": str(path), "key": what}
+        ) from e
+
+
 def load_config(path: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """A run config from a JSON or TOML file (by suffix; else JSON, then TOML), with ``--set`` overrides."""
-    if not path.is_file():
-        raise InvalidConfigError(f"config file {path} does not exist", {"path": str(path)})
-    text = path.read_text(encoding="utf-8")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".toml":
-            cfg: Any = tomllib.loads(text)
-        elif suffix == ".json":
-            cfg = json.loads(text)
-        else:
-            try:
-                cfg = json.loads(text)
-            except json.JSONDecodeError:
-                cfg = tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-        kind = "TOML" if suffix == ".toml" else "JSON" if suffix == ".json" else "JSON or TOML"
-        raise InvalidConfigError(f"{path} is not valid {kind}: {e}", {"path": str(path)}) from e
+    cfg = read_structured(path, "config")
     if not isinstance(cfg, dict):
         raise InvalidConfigError(f"{path}: a config is a table/object of keys, got {type(cfg).__name__}")
     for item in overrides:
         apply_override(cfg, item)
     return cfg
+
+
+def load_grid(path: Path) -> Any:
+    """A sweep grid from a JSON or TOML file: a list of partial configs (JSON), an object whose one
+    key ``configs`` holds that list (``[[configs]]`` in TOML), or an object of dotted keys and/or
+    nested tables whose leaves are lists of values (flattened to dotted keys in file order)."""
+    grid = read_structured(path, "grid")
+    if isinstance(grid, dict) and list(grid) == ["configs"] and isinstance(grid["configs"], list):
+        return grid["configs"]
+    if isinstance(grid, list):
+        return grid
+    if not isinstance(grid, dict):
+        raise InvalidConfigError(
+            f"{path}: a grid is an object of key → list of values or a list of partial configs, "
+            f"got {type(grid).__name__}",
+            {"path": str(path), "key": "grid"},
+        )
+    return _flatten_grid(grid)
+
+
+def _flatten_grid(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in node.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten_grid(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
 
 
 def apply_override(cfg: dict[str, Any], item: str) -> None:
@@ -196,6 +243,45 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    import omega
+
+    cfg = load_config(args.config, args.overrides)
+    grid = load_grid(args.grid)
+    candles = load_market(args.data, args.ask)
+    keep = "trades" if args.trades else "metrics"
+    result = omega.sweep(args.strategy, cfg, grid, candles, n_jobs=args.jobs, keep=keep, backend=args.backend)
+    print(f"{result.strategy} on {result.backend}: {len(result)} configs, {result.table.num_rows} rows")
+    best = result.best("net_profit", n=5)
+    shown = ["config_id", *result.keys, *(m for m in ("net_profit", "total_trades") if m in best.column_names)]
+    for row in best.select(shown).to_pylist():
+        print("  " + " ".join(f"{k}={v}" for k, v in row.items()))
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(result.table, out / "sweep.parquet")
+    write_csv(result.table, out / "sweep.csv")
+    written = ["sweep.parquet", "sweep.csv"]
+    if result.trades is not None:
+        pq.write_table(result.trades, out / "trades.parquet")
+        written.append("trades.parquet")
+    print(f"written to {out}/: {', '.join(written)}")
+    return 0
+
+
+def write_csv(table: Any, path: Path) -> None:
+    """`table` as CSV; list, struct and map columns (e.g. a varied ``enabled_scenarios``) as JSON text."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    for i, f in enumerate(table.schema):
+        if not _csv_friendly(f.type):
+            text = [None if v is None else json.dumps(v) for v in table.column(i).to_pylist()]
+            table = table.set_column(i, pa.field(f.name, pa.utf8()), pa.array(text, pa.utf8()))
+    pacsv.write_csv(table, path)
+
+
 def _csv_friendly(t: Any) -> bool:
     import pyarrow as pa
 
@@ -240,7 +326,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "scan": _cmd_scan, "report": _cmd_report, "demo": _cmd_demo}
+COMMANDS = {"run": _cmd_run, "scan": _cmd_scan, "sweep": _cmd_sweep, "report": _cmd_report, "demo": _cmd_demo}
 
 
 def _fail(message: str, hint: str, verbose: bool) -> None:
@@ -264,6 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         _fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e), "check the path", args.verbose)
         return 2
+    except KeyboardInterrupt:
+        print("omega: interrupted", file=sys.stderr)
+        return 130
     except Exception as e:  # a bug in Omega (or a strategy): say so plainly, traceback on request
         _fail(f"internal error: {type(e).__name__}: {e}", HINTS["E4009"], args.verbose)
         return 1

@@ -21,6 +21,10 @@ from omega.errors import InvalidConfigError
 TIMEFRAMES: tuple[str, ...] = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
 """Timeframe names the core knows, shortest first."""
 
+MAX_NESTING = 127
+"""Deepest nesting of objects and lists a config may have, the config object itself being level 1:
+serde_json's limit, which reads every config on the Rust side (so both backends accept the same)."""
+
 _HHMM = re.compile(r"^\s*([0-9]{1,2}):([0-9]{2})\s*$")
 
 
@@ -230,6 +234,36 @@ def config_error(err: ValidationError, prefix: str = "") -> InvalidConfigError:
     return InvalidConfigError(msg, {"key": full, "errors": details})
 
 
+def nesting_depth(value: object, limit: int = MAX_NESTING, level: int = 1) -> int:
+    """Levels of dicts/lists/tuples in `value` (a scalar is 0; `value` itself is at `level`),
+    counted without recursion and given up just past `limit` (so a structure too deep for Python's
+    own recursion is measured too)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, level)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > limit:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def check_nesting(value: object, key: str = "config", level: int = 1) -> None:
+    """E4002 naming `key` when `value`, itself at nesting `level`, reaches deeper than `MAX_NESTING`."""
+    if nesting_depth(value, level=level) > MAX_NESTING:
+        raise InvalidConfigError(
+            f"'{key}' is nested more than {MAX_NESTING} levels deep (objects and lists)",
+            {"key": key, "max_nesting": MAX_NESTING},
+        )
+
+
 def _as_mapping(config: object) -> dict[str, Any]:
     if isinstance(config, BacktestConfig):
         return config.to_dict()
@@ -241,6 +275,10 @@ def _as_mapping(config: object) -> dict[str, Any]:
             data = json.loads(config)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise InvalidConfigError(f"config is not valid JSON: {e}", {"key": "config"}) from e
+        except RecursionError as e:  # deeper than Python's parser goes: far beyond MAX_NESTING
+            raise InvalidConfigError(
+                f"config JSON is nested more than {MAX_NESTING} levels deep", {"key": "config"}
+            ) from e
         if not isinstance(data, dict):
             raise InvalidConfigError("config JSON must be an object", {"key": "config"})
         return data
@@ -296,6 +334,8 @@ def _validated_dump(params: dict[str, Any], params_model: type[BaseModel]) -> di
 def normalize_config(config: object, params_model: type[BaseModel] | None = None) -> BacktestConfig:
     """Any accepted config form → validated `BacktestConfig` (E4002 naming the key on failure)."""
     data = _as_mapping(config)
+    for key, value in data.items():
+        check_nesting(value, str(key), level=2)
     try:
         cfg = BacktestConfig.model_validate(data)
     except ValidationError as e:

@@ -112,6 +112,15 @@ def error_for_code(code: str) -> type[OmegaError]:
     return _BY_CODE.get(code, InternalError)
 
 
+def config_warning_error(strategy: str, warning: Warning) -> InvalidConfigError:
+    """E4002 for a strategy's config-time warning that the warnings filter raised as an exception
+    (``python -W error``): the user asked for warnings to be errors, and the config caused it."""
+    return InvalidConfigError(
+        f"strategy '{strategy}': config warning raised as an error: {type(warning).__name__}: {warning}",
+        {"key": "config", "strategy": strategy, "warning": type(warning).__name__},
+    )
+
+
 def list_errors() -> list[dict[str, str]]:
     """Every error code with its name, Python class and builtin base."""
     out = []

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from omega import bridge, data, plugins
 from omega.api import resolve_backend, run_backtest, warn_config
-from omega.config import BacktestConfig, normalize_config
+from omega.config import BacktestConfig, check_nesting, normalize_config
 from omega.errors import InvalidConfigError, OmegaError, StrategyNotFoundError
 from omega.hookspecs import StrategySpec
 from omega.results import TRADE_SCHEMA, records_to_table
@@ -200,6 +200,7 @@ class SweepResult:
     trades: pa.Table | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     candles: Any = field(default=None, repr=False, compare=False)
+    conversion: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.partials)
@@ -207,6 +208,7 @@ class SweepResult:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["candles"] = None
+        state["conversion"] = None
         return state
 
     def config(self, i: int) -> dict[str, Any]:
@@ -225,15 +227,18 @@ class SweepResult:
         order = sorted(range(len(values)), key=lambda i: (values[i] is None, sign * (values[i] or 0.0), i))
         return self.table.take(pa.array(order[: max(n, 0)], pa.int64()))
 
-    def run(self, i: int, candles: Any = None, *, backend: str | None = None) -> Any:
-        """Re-run row `i` as a full backtest (trades, equity curve, …) on the sweep's candles
-        (or `candles`, required after unpickling)."""
+    def run(
+        self, i: int, candles: Any = None, *, backend: str | None = None, conversion: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Re-run row `i` as a full backtest (trades, equity curve, …) on the sweep's candles and
+        conversion candles (or `candles`/`conversion`, required after unpickling)."""
         market = candles if candles is not None else self.candles
         if market is None:
             raise InvalidConfigError(
                 "this SweepResult has no candles (it was unpickled): pass candles=", {"key": "candles"}
             )
-        return run_backtest(self.strategy, self.config(i), market, backend=backend or self.backend)
+        rates = conversion if conversion is not None else self.conversion
+        return run_backtest(self.strategy, self.config(i), market, backend=backend or self.backend, conversion=rates)
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -285,6 +290,7 @@ def _native_sweep(
     cache_bytes: int | None,
     keep_trades: bool,
     progress: _Progress,
+    conversion: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     rust = bridge._get_rust_module()
     if rust is None:
@@ -293,6 +299,8 @@ def _native_sweep(
     kwargs: dict[str, Any] = {"threads": threads, "keep_trades": keep_trades, "control": control}
     if cache_bytes is not None:
         kwargs["cache_bytes"] = cache_bytes
+    if conversion:
+        kwargs["conversion"] = {pair: data.to_native_input(c) for pair, c in conversion.items()}
     native_input = data.to_native_input(candles)
     box: dict[str, Any] = {}
 
@@ -321,14 +329,18 @@ def _native_sweep(
 
 
 def _reference_one(
-    strategy: str, config: dict[str, Any], candles: Any, keep_trades: bool
+    strategy: str,
+    config: dict[str, Any],
+    candles: Any,
+    keep_trades: bool,
+    conversion: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     from omega.reference.engine import run_reference_backtest
 
     spec = plugins.get_strategy(strategy)
     if spec.reference is None:
         raise StrategyNotFoundError(f"strategy '{strategy}' has no Python reference", {"strategy": strategy})
-    r = run_reference_backtest(spec.reference, config, candles)
+    r = run_reference_backtest(spec.reference, config, candles, conversion)
     return dict(r.metrics), (r.trades if keep_trades else None)
 
 
@@ -340,17 +352,19 @@ def _python_sweep(
     n_jobs: int | None,
     keep_trades: bool,
     progress: _Progress,
+    conversion: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     table = data.to_arrow_table(candles)
+    rates = {pair: data.to_arrow_table(c) for pair, c in (conversion or {}).items()} or None
     dicts = [c.to_dict() for c in configs]
     results: list[tuple[dict[str, Any], Any]] = []
     if n_jobs is None or n_jobs <= 1 or len(dicts) == 1:
         for d in dicts:
-            results.append(_reference_one(spec.name, d, table, keep_trades))
+            results.append(_reference_one(spec.name, d, table, keep_trades, rates))
             progress.to(len(results))
     else:
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            futures = [pool.submit(_reference_one, spec.name, d, table, keep_trades) for d in dicts]
+            futures = [pool.submit(_reference_one, spec.name, d, table, keep_trades, rates) for d in dicts]
             try:
                 for f in futures:
                     results.append(f.result())
@@ -414,18 +428,28 @@ def run_chunk(
     n_jobs: int | None,
     cache_bytes: int | None,
     keep_trades: bool,
+    conversion: Mapping[str, bytes] | None = None,
 ) -> dict[str, Any]:
     """One chunk of a sweep on an executor's worker: configs (JSON) over the market `ipc` (Arrow
-    IPC bytes, converted once per worker process and reused by its later chunks)."""
+    IPC bytes, converted once per worker process and reused by its later chunks), with the
+    conversion candles `conversion` (pair → Arrow IPC bytes)."""
     spec = plugins.get_strategy(strategy)
     cfgs = [normalize_config(c, spec.params_model) for c in configs]
     market = _market_on_worker(digest, ipc, backend, cfgs[0].to_dict())
+    rates = {pair: data.to_arrow_table(b) for pair, b in (conversion or {}).items()} or None
     quiet = _Progress(False, len(cfgs), "")
     if backend == "rust":
         return _native_sweep(
-            spec, configs, market, threads=n_jobs or 0, cache_bytes=cache_bytes, keep_trades=keep_trades, progress=quiet
+            spec,
+            configs,
+            market,
+            threads=n_jobs or 0,
+            cache_bytes=cache_bytes,
+            keep_trades=keep_trades,
+            progress=quiet,
+            conversion=rates,
         )
-    return _python_sweep(spec, cfgs, market, n_jobs=1, keep_trades=keep_trades, progress=quiet)
+    return _python_sweep(spec, cfgs, market, n_jobs=1, keep_trades=keep_trades, progress=quiet, conversion=rates)
 
 
 def _executor_workers(executor: Executor) -> int:
@@ -460,16 +484,21 @@ def _executor_sweep(
     cache_bytes: int | None,
     keep_trades: bool,
     progress: _Progress,
+    conversion: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     ipc = data.table_to_ipc_bytes(data.to_arrow_table(candles))
     digest = hashlib.sha256(ipc).hexdigest()
     shipped = _ship(executor, ipc)
+    # conversion candles go with each chunk: usually far fewer bytes than the market's
+    rates = {pair: data.table_to_ipc_bytes(data.to_arrow_table(c)) for pair, c in (conversion or {}).items()} or None
     texts = [c.to_json() for c in configs]
     n_chunks = min(len(texts), 2 * _executor_workers(executor))
     size = math.ceil(len(texts) / n_chunks)
     bounds = [(s, min(s + size, len(texts))) for s in range(0, len(texts), size)]
     futures = [
-        executor.submit(run_chunk, spec.name, backend, texts[a:b], digest, shipped, n_jobs, cache_bytes, keep_trades)
+        executor.submit(
+            run_chunk, spec.name, backend, texts[a:b], digest, shipped, n_jobs, cache_bytes, keep_trades, rates
+        )
         for a, b in bounds
     ]
     metrics: list[dict[str, Any]] = []
@@ -506,6 +535,7 @@ def sweep(
     progress: bool | None = None,
     backend: str | None = None,
     cache_bytes: int | None = None,
+    conversion: Mapping[str, Any] | None = None,
 ) -> SweepResult:
     """Backtest `strategy` on `candles` under every config of `grid` applied to `base_config`.
 
@@ -522,10 +552,16 @@ def sweep(
         backend: ``"rust"``/``"python"`` as for `run_backtest`.
         cache_bytes: byte budget of the Rust backend's series store (default
             `_native.default_cache_bytes()`, 1 GiB).
+        conversion: pair name → conversion candles, as for `run_backtest` (e.g. ``{"USDJPY": usdjpy}``
+            for EURJPY in a USD account), shared by every config.
 
     Every config is validated before anything runs: a bad one is E4002 naming ``config_index`` and
-    the key. Ctrl-C cancels a running sweep (`KeyboardInterrupt`).
+    the key. Ctrl-C cancels a running sweep, running configs included (`KeyboardInterrupt`).
     """
+    if conversion is not None and not isinstance(conversion, Mapping):
+        raise InvalidConfigError(
+            f"conversion must be a dict of pair name → candles, not {type(conversion).__name__}", {"key": "conversion"}
+        )
     if keep not in ("metrics", "trades"):
         raise InvalidConfigError(f"keep={keep!r} is not 'metrics' or 'trades'", {"key": "keep"})
     if n_jobs is not None and n_jobs < 1:
@@ -534,6 +570,7 @@ def sweep(
         raise InvalidConfigError(f"cache_bytes={cache_bytes} must be >= 0", {"key": "cache_bytes"})
     spec = strategy if isinstance(strategy, StrategySpec) else plugins.get_strategy(strategy)
     base = normalize_config(base_config, spec.params_model).to_dict()
+    check_nesting(grid, "grid")
     keys, partials = expand_grid(grid)
     if not partials:
         raise InvalidConfigError("the grid has no configs", {"key": "grid"})
@@ -553,6 +590,7 @@ def sweep(
                 cache_bytes=cache_bytes,
                 keep_trades=keep_trades,
                 progress=bar,
+                conversion=conversion,
             )
         elif chosen == "rust":
             for c in configs:
@@ -565,9 +603,12 @@ def sweep(
                 cache_bytes=cache_bytes,
                 keep_trades=keep_trades,
                 progress=bar,
+                conversion=conversion,
             )
         else:
-            out = _python_sweep(spec, configs, candles, n_jobs=n_jobs, keep_trades=keep_trades, progress=bar)
+            out = _python_sweep(
+                spec, configs, candles, n_jobs=n_jobs, keep_trades=keep_trades, progress=bar, conversion=conversion
+            )
     finally:
         bar.close()
     trades = out.get("trades")
@@ -583,4 +624,5 @@ def sweep(
         trades=trades,
         stats=dict(out.get("stats", {})),
         candles=candles,
+        conversion=conversion,
     )

@@ -4,6 +4,7 @@ window by window (docs/sweeps.md "Walk-forward")."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,12 +135,15 @@ def walk_forward(
     executor: Executor | None = None,
     progress: bool | None = None,
     backend: str | None = None,
+    conversion: Mapping[str, Any] | None = None,
 ) -> WalkForwardResult:
     """Walk-forward analysis in one call (docs/sweeps.md "Walk-forward").
 
     For each window: `omega.sweep` of `grid` on the training span, the best row by `metric`
     (highest, or lowest with `minimize`), then that config over training + test span with trading
-    allowed from the test span's first bar (the training bars are its warm-up).
+    allowed from the test span's first bar (the training bars are its warm-up). `conversion`
+    (pair name → candles, as for `run_backtest`) serves every window: conversion bars are matched
+    by time, so they may cover more than the market.
     """
     spec = strategy if isinstance(strategy, StrategySpec) else plugins.get_strategy(strategy)
     table = data.to_arrow_table(candles)
@@ -158,6 +162,7 @@ def walk_forward(
             executor=executor,
             progress=progress,
             backend=backend,
+            conversion=conversion,
         )
         if metric not in res.table.column_names:
             raise InvalidConfigError(f"unknown metric '{metric}'", {"key": "metric"})
@@ -167,7 +172,7 @@ def walk_forward(
         run_cfg = apply_partial(
             chosen, {"engine.start_time_us": max(test_start, chosen["engine"].get("start_time_us") or test_start)}
         )
-        oos = run_backtest(spec, run_cfg, table.slice(a, w.test[1] - a), backend=res.backend)
+        oos = run_backtest(spec, run_cfg, table.slice(a, w.test[1] - a), backend=res.backend, conversion=conversion)
         return res, best, (chosen, oos)
 
     if executor is not None and len(windows) > 1:

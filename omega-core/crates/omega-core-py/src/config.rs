@@ -80,25 +80,26 @@ impl StrategyConfig {
     #[pyo3(signature = (symbol, timeframe, enabled_scenarios=None, direction_filter=None, params=None, engine=None))]
     fn new(
         py: Python<'_>,
-        symbol: String,
-        timeframe: String,
-        enabled_scenarios: Option<Vec<u32>>,
-        direction_filter: Option<String>,
-        params: Option<&Bound<'_, PyDict>>,
-        engine: Option<&Bound<'_, PyDict>>,
+        symbol: &Bound<'_, PyAny>,
+        timeframe: &Bound<'_, PyAny>,
+        enabled_scenarios: Option<&Bound<'_, PyAny>>,
+        direction_filter: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
+        engine: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let mut inner = core::StrategyConfig::new(symbol, timeframe);
+        let mut inner =
+            core::StrategyConfig::new(arg::<String>(py, symbol, "symbol")?, arg::<String>(py, timeframe, "timeframe")?);
         if let Some(s) = enabled_scenarios {
-            inner.enabled_scenarios = s;
+            inner.enabled_scenarios = scenarios(py, s)?;
         }
         if let Some(d) = direction_filter {
-            inner.direction_filter = d;
+            inner.direction_filter = arg(py, d, "direction_filter")?;
         }
         if let Some(p) = params {
-            inner.params = params_from_py(py, p)?;
+            inner.params = params_from_py(py, dict_arg(py, p, "params")?)?;
         }
         if let Some(e) = engine {
-            inner.engine = engine_from_py(py, e)?;
+            inner.engine = engine_from_py(py, dict_arg(py, e, "engine")?)?;
         }
         Self::checked(py, inner)
     }
@@ -147,7 +148,8 @@ impl StrategyConfig {
     }
 
     #[setter]
-    fn set_enabled_scenarios(&mut self, py: Python<'_>, v: Vec<u32>) -> PyResult<()> {
+    fn set_enabled_scenarios(&mut self, py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = scenarios(py, v)?;
         self.update(py, |c| c.enabled_scenarios = v)
     }
 
@@ -194,6 +196,44 @@ impl StrategyConfig {
     fn __repr__(&self) -> String {
         format!("StrategyConfig({})", self.inner.to_json())
     }
+}
+
+/// A constructor argument of the expected Python type, or E4002 naming `key` (not pyo3's bare
+/// `TypeError`/`OverflowError`).
+fn arg<'py, T: FromPyObjectOwned<'py>>(py: Python<'py>, obj: &Bound<'py, PyAny>, key: &str) -> PyResult<T> {
+    obj.extract::<T>().map_err(|e| {
+        let e: PyErr = e.into();
+        err(py, StrategyError::param(key, format!("wrong type or value: {e}")))
+    })
+}
+
+fn dict_arg<'a, 'py>(py: Python<'py>, obj: &'a Bound<'py, PyAny>, key: &str) -> PyResult<&'a Bound<'py, PyDict>> {
+    obj.cast::<PyDict>()
+        .map_err(|_| err(py, StrategyError::param(key, format!("must be a dict, not {}", type_name(obj)))))
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| String::from("?"))
+}
+
+/// Scenario numbers: a sequence of whole numbers in 0..=u32::MAX (E4002 naming the first that is not).
+fn scenarios(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    let items: Vec<Bound<'_, PyAny>> = arg(py, obj, "enabled_scenarios")?;
+    items
+        .iter()
+        .map(|item| {
+            item.extract::<u32>().map_err(|_| {
+                let shown = item.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(item));
+                err(
+                    py,
+                    StrategyError::param(
+                        "enabled_scenarios",
+                        format!("scenario {shown} is not a whole number in 0..={}", u32::MAX),
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 fn params_from_py(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<serde_json::Map<String, serde_json::Value>> {

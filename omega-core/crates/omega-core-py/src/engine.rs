@@ -4,7 +4,6 @@
 //! No Python code runs between entry and return; `native_call_count` counts the entries.
 
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +14,7 @@ use arrow_schema::{DataType, Field, Schema};
 use numpy::PyArray1;
 use omega_core::engine::{run_backtest_with_rates, EngineResult, TradeRecord};
 use omega_core::indicators::{IndicatorCache, MarketHost};
+use omega_core::market::MarketData;
 use omega_core::plugin::{ForeignStrategy, PluginHandle};
 use omega_core::{StrategyConfig as CoreConfig, StrategyError, Timeframe};
 use pyo3::prelude::*;
@@ -22,8 +22,9 @@ use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
 
 use crate::config::StrategyConfig;
-use crate::errors::{core_panic, err, to_pyerr};
+use crate::errors::{err, to_pyerr};
 use crate::indicators::PyIndicatorCache;
+use crate::interrupt::interruptible;
 use crate::market::{read_candles, to_market, ArrowCandles};
 use crate::registry;
 
@@ -129,7 +130,8 @@ pub(crate) fn lookup_plugin(py: Python<'_>, strategy_name: &str) -> PyResult<Arc
 
 /// One Python → Rust crossing that runs the registered strategy `strategy_name`: counts it, looks
 /// the plugin up (E4001), reads config and candles with the GIL held, then releases the GIL and runs
-/// `job` (a backtest or a scan) under `catch_unwind`; every error becomes its coded Python exception.
+/// `job` (a backtest or a scan) under `catch_unwind`, interruptible by Ctrl-C (`KeyboardInterrupt`);
+/// every error becomes its coded Python exception.
 pub(crate) fn run_strategy<T: Send>(
     py: Python<'_>,
     strategy_name: &str,
@@ -144,19 +146,39 @@ pub(crate) fn run_strategy<T: Send>(
     let source = Source::read(py, candle_data)?;
     let (source_ref, plugin_ref, config_ref) = (&source, &plugin, &config);
     // The Arrow batches outlive the closure, so their release callbacks run with the GIL held.
-    let outcome = py.detach(|| {
-        catch_unwind(AssertUnwindSafe(|| {
-            with_strategy(source_ref, plugin_ref, config_ref, timeframe, |strategy, cache, host| {
-                job(strategy, cache, host, config_ref)
-            })
-        }))
-        .unwrap_or_else(|payload| Err(core_panic(payload.as_ref())))
-    });
+    let outcome = interruptible(py, || {
+        with_strategy(source_ref, plugin_ref, config_ref, timeframe, |strategy, cache, host| {
+            job(strategy, cache, host, config_ref)
+        })
+    })?;
     outcome.map_err(|e| to_pyerr(py, &e, &[("strategy", strategy_name)]))
 }
 
+/// The conversion bars of a run (no GIL needed): each pair validated on the market's timeframe,
+/// E4004 naming the pair.
+pub(crate) fn conversion_markets(
+    conversion: &[(String, ArrowCandles)],
+    timeframe: Timeframe,
+    allow_crossed_quotes: bool,
+) -> Result<Vec<MarketData>, StrategyError> {
+    conversion
+        .iter()
+        .map(|(pair, candles)| {
+            to_market(candles, pair, timeframe, allow_crossed_quotes).map(|c| c.market).map_err(|e| {
+                StrategyError::data(format!(
+                    "conversion candles '{pair}': {}",
+                    e.to_string().trim_start_matches("invalid market data: ")
+                ))
+            })
+        })
+        .collect()
+}
+
 /// Conversion candles of a run, read with the GIL held: `(pair, batches)` in the caller's order.
-fn read_conversion(py: Python<'_>, conversion: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, ArrowCandles)>> {
+pub(crate) fn read_conversion(
+    py: Python<'_>,
+    conversion: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Vec<(String, ArrowCandles)>> {
     let Some(d) = conversion else { return Ok(Vec::new()) };
     d.iter()
         .map(|(k, v)| {
@@ -188,18 +210,7 @@ fn run_backtest_rust(
     let conversion = read_conversion(py, conversion)?;
     let conversion_ref = &conversion;
     let result = run_strategy(py, strategy_name, config, candle_data, move |strategy, cache, host, config| {
-        let tf = host.market().timeframe;
-        let rates = conversion_ref
-            .iter()
-            .map(|(pair, candles)| {
-                to_market(candles, pair, tf, config.engine.allow_crossed_quotes).map(|c| c.market).map_err(|e| {
-                    StrategyError::data(format!(
-                        "conversion candles '{pair}': {}",
-                        e.to_string().trim_start_matches("invalid market data: ")
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let rates = conversion_markets(conversion_ref, host.market().timeframe, config.engine.allow_crossed_quotes)?;
         run_backtest_with_rates(strategy, cache, host.market(), config, &rates)
     })?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -5,7 +5,7 @@
 use std::any::Any;
 
 use omega_core::StrategyError;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -22,7 +22,8 @@ fn variant_context(e: &StrategyError) -> Vec<(&'static str, String)> {
         | PositionLimitExceeded { .. }
         | InvalidSignal { .. }
         | PluginIncompatible { .. }
-        | InternalError { .. } => Vec::new(),
+        | InternalError { .. }
+        | Interrupted => Vec::new(),
     }
 }
 
@@ -34,6 +35,10 @@ fn unknown_field(reason: &str) -> Option<String> {
 
 /// Build the Python exception for `e`, adding `extra` context entries (e.g. the strategy name).
 pub fn to_pyerr(py: Python<'_>, e: &StrategyError, extra: &[(&str, &str)]) -> PyErr {
+    if matches!(e, StrategyError::Interrupted) {
+        // E4010 is the core's word for "stopped by an interrupt": Python's is KeyboardInterrupt
+        return PyKeyboardInterrupt::new_err("interrupted");
+    }
     let code = e.code();
     let message = e.to_string();
     let build = || -> PyResult<PyErr> {

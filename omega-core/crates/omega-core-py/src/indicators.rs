@@ -7,7 +7,6 @@
 //! or the ABI number; `side` `"bid"`/`"ask"`; `timeframe` None (primary), a name or minutes;
 //! `params` a sequence of floats (docs/indicators.md). Shorter tuples default the rest.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use numpy::PyArray1;
@@ -18,7 +17,8 @@ use omega_core::{StrategyError, Timeframe};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::errors::{core_panic, err};
+use crate::errors::err;
+use crate::interrupt::interruptible;
 use crate::market::{parse_timeframe, read_candles, to_market};
 
 const KINDS: [(&str, IndicatorKind); 14] = [
@@ -118,11 +118,7 @@ fn parse_anchor(name: &str) -> Result<HtfAnchor, StrategyError> {
 
 /// Compute one series without the GIL (copied out of the host).
 fn compute(py: Python<'_>, host: &MarketHost, key: &IndicatorKey) -> PyResult<Vec<f64>> {
-    py.detach(|| {
-        catch_unwind(AssertUnwindSafe(|| host.series(key).map(<[f64]>::to_vec)))
-            .unwrap_or_else(|p| Err(core_panic(p.as_ref())))
-    })
-    .map_err(|e| err(py, e))
+    interruptible(py, || host.series(key).map(<[f64]>::to_vec))?.map_err(|e| err(py, e))
 }
 
 fn build_host(
@@ -137,12 +133,9 @@ fn build_host(
     let anchor = parse_anchor(htf_anchor).map_err(|e| err(py, e))?;
     let arrow = read_candles(py, candles)?;
     let arrow_ref = &arrow;
-    py.detach(|| {
-        catch_unwind(AssertUnwindSafe(|| {
-            to_market(arrow_ref, symbol, tf, allow_crossed_quotes).map(|c| MarketHost::new(c.market, anchor))
-        }))
-        .unwrap_or_else(|p| Err(core_panic(p.as_ref())))
-    })
+    interruptible(py, || {
+        to_market(arrow_ref, symbol, tf, allow_crossed_quotes).map(|c| MarketHost::new(c.market, anchor))
+    })?
     .map_err(|e| err(py, e))
 }
 
@@ -193,9 +186,7 @@ impl PyIndicatorCache {
     fn bars<'py>(&self, py: Python<'py>, timeframe: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyDict>> {
         let tf = parse_key_timeframe(timeframe).map_err(|e| err(py, e))?;
         let host = &self.host;
-        let bars = py
-            .detach(|| catch_unwind(AssertUnwindSafe(|| host.bars(tf))).unwrap_or_else(|p| Err(core_panic(p.as_ref()))))
-            .map_err(|e| err(py, e))?;
+        let bars = interruptible(py, || host.bars(tf))?.map_err(|e| err(py, e))?;
         let d = PyDict::new(py);
         d.set_item("open_time_us", PyArray1::from_slice(py, bars.open_time_us))?;
         d.set_item("close_time_us", PyArray1::from_slice(py, bars.close_time_us))?;

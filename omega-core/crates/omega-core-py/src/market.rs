@@ -228,12 +228,9 @@ fn validate_candles<'py>(
     let arrow = read_candles(py, candles)?;
     // The batches outlive the closure, so Arrow's release callbacks run here, with the GIL held.
     let arrow_ref = &arrow;
-    let result = py.detach(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            to_market(arrow_ref, symbol, tf, allow_crossed_quotes).map(|c| (c.market.len(), c.zero_copy, c.copied))
-        }))
-        .unwrap_or_else(|p| Err(crate::errors::core_panic(p.as_ref())))
-    });
+    let result = crate::interrupt::interruptible(py, || {
+        to_market(arrow_ref, symbol, tf, allow_crossed_quotes).map(|c| (c.market.len(), c.zero_copy, c.copied))
+    })?;
     let (rows, zero_copy, copied) = result.map_err(|e| err(py, e))?;
     let out = PyDict::new(py);
     out.set_item("rows", rows)?;

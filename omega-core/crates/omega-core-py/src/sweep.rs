@@ -1,16 +1,20 @@
 //! `run_sweep_rust`: one Python → Rust crossing for a whole sweep (docs/sweeps.md). With the GIL
 //! released once, it converts the market once, then runs `omega_core::sweep` over every config on
-//! a thread pool. Python watches a `SweepControl` meanwhile (progress, Ctrl-C) from another thread.
+//! a thread pool. Python watches a `SweepControl` meanwhile (progress, Ctrl-C) from another thread;
+//! called on Python's main thread, the call watches Ctrl-C itself.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use arrow_schema::{Field, Schema};
 use omega_core::engine::TradeRecord;
 use omega_core::indicators::MarketHost;
-use omega_core::sweep::{run_sweep, PluginJob, SweepControl, SweepError, SweepOptions, DEFAULT_CACHE_BYTES};
+use omega_core::sweep::{
+    run_sweep, PluginJob, SweepControl, SweepError, SweepOptions, SweepOutput, DEFAULT_CACHE_BYTES,
+};
 use omega_core::{StrategyConfig as CoreConfig, StrategyError};
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
@@ -18,12 +22,13 @@ use pyo3::types::{PyDict, PyList};
 use pyo3_arrow::PyTable;
 
 use crate::config::StrategyConfig;
-use crate::engine::{check_shared, trades_batch, Source, NATIVE_CALLS};
-use crate::errors::{core_panic, err, to_pyerr};
+use crate::engine::{check_shared, conversion_markets, read_conversion, trades_batch, Source, NATIVE_CALLS};
+use crate::errors::{core_panic, err, panic_message, to_pyerr};
+use crate::interrupt::{on_main_thread, SIGNAL_CHECK_INTERVAL};
 use crate::market::to_market;
 
 /// Progress and cancellation of a running sweep: `done` counts finished configs; `cancel()` stops
-/// the sweep before its next config (it then raises `KeyboardInterrupt`).
+/// the sweep, running configs included (it then raises `KeyboardInterrupt`).
 #[pyclass(module = "omega._native", name = "SweepControl", frozen)]
 pub struct PySweepControl {
     inner: Arc<SweepControl>,
@@ -42,7 +47,7 @@ impl PySweepControl {
         self.inner.done()
     }
 
-    /// Stop the sweep: no config starts after this call.
+    /// Stop the sweep: no config starts after this call and running ones stop mid-run.
     fn cancel(&self) {
         self.inner.cancel();
     }
@@ -71,6 +76,45 @@ enum Failure {
     Input(StrategyError),
 }
 
+/// Run `work` (a whole sweep) on a helper thread while this one, Python's main thread, runs the
+/// pending signal handlers every `SIGNAL_CHECK_INTERVAL` (GIL re-acquired briefly): the sweep's
+/// workers are rayon threads, which Python never delivers signals to. A handler that raises cancels
+/// the sweep (its running configs stop at their next interrupt check) and is returned.
+fn watch_signals(
+    work: impl FnOnce() -> Result<SweepOutput, Failure> + Send,
+    control: &SweepControl,
+) -> (Result<SweepOutput, Failure>, Option<PyErr>) {
+    std::thread::scope(|s| {
+        let (done, finished) = mpsc::channel();
+        let runner = s.spawn(move || {
+            // the receiver lives until this scope ends
+            let _ = done.send(work());
+        });
+        let mut raised = None;
+        loop {
+            match finished.recv_timeout(SIGNAL_CHECK_INTERVAL) {
+                Ok(out) => return (out, raised),
+                Err(RecvTimeoutError::Timeout) => {
+                    if raised.is_none() {
+                        if let Err(e) = Python::attach(|py| py.check_signals()) {
+                            control.cancel();
+                            raised = Some(e);
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    // `work` catches its panics, so this is a bug of ours: E4009, not a panic here
+                    let reason = match runner.join() {
+                        Err(payload) => format!("sweep thread: {}", panic_message(payload.as_ref())),
+                        Ok(()) => String::from("the sweep thread ended without its result"),
+                    };
+                    return (Err(Failure::Input(StrategyError::InternalError { reason })), raised);
+                }
+            }
+        }
+    })
+}
+
 /// Closed trades of every config as one batch with a leading `config_id` column.
 fn sweep_trades(per_config: &[Vec<TradeRecord>]) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let ids: Int64Array =
@@ -91,10 +135,11 @@ fn sweep_trades(per_config: &[Vec<TradeRecord>]) -> Result<RecordBatch, arrow_sc
 /// must name the market's symbol and timeframe (E4002 with `config_index`). Returns a dict:
 /// `metrics` (one dict per config, NaN → None), `trades` (a pyarrow Table with `config_id`, or None
 /// unless `keep_trades`), `order` (the run order) and `stats` (threads, distinct_series,
-/// computations, evictions, peak_bytes). A config the strategy rejects is its coded error naming
+/// computations, evictions, peak_bytes). `conversion` maps pair names to conversion candles, as for
+/// `run_backtest_rust` (shared by every config). A config the strategy rejects is its coded error naming
 /// `config_index`, raised before any run starts; `control.cancel()` ends it with `KeyboardInterrupt`.
 #[pyfunction]
-#[pyo3(signature = (strategy_name, configs, candle_data, *, threads=0, cache_bytes=DEFAULT_CACHE_BYTES, keep_trades=false, control=None))]
+#[pyo3(signature = (strategy_name, configs, candle_data, *, threads=0, cache_bytes=DEFAULT_CACHE_BYTES, keep_trades=false, control=None, conversion=None))]
 #[allow(clippy::too_many_arguments)]
 fn run_sweep_rust<'py>(
     py: Python<'py>,
@@ -105,6 +150,7 @@ fn run_sweep_rust<'py>(
     cache_bytes: usize,
     keep_trades: bool,
     control: Option<Bound<'py, PySweepControl>>,
+    conversion: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     NATIVE_CALLS.fetch_add(1, Ordering::SeqCst);
     let plugin = crate::engine::lookup_plugin(py, strategy_name)?;
@@ -120,10 +166,11 @@ fn run_sweep_rust<'py>(
     };
     let timeframe = first.primary_timeframe().map_err(|e| config_error(py, 0, &e, strategy_name))?;
     let source = Source::read(py, candle_data)?;
+    let conversion = read_conversion(py, conversion)?;
     let control = control.map_or_else(|| Arc::new(SweepControl::default()), |c| Arc::clone(&c.get().inner));
     let opts = SweepOptions { threads, cache_bytes, keep_trades };
 
-    let outcome = py.detach(|| {
+    let work = || {
         catch_unwind(AssertUnwindSafe(|| -> Result<_, Failure> {
             let (host, permissive): (Arc<MarketHost>, bool) = match &source {
                 Source::Arrow(candles) => {
@@ -138,11 +185,21 @@ fn run_sweep_rust<'py>(
                 let checked = c.primary_timeframe().and_then(|tf| check_shared(&host, permissive, c, tf));
                 checked.map_err(|source| Failure::Sweep(SweepError::Config { index, source }))?;
             }
-            let job = PluginJob { plugin: &plugin, market: host.market() };
+            let rates = conversion_markets(&conversion, timeframe, permissive).map_err(Failure::Input)?;
+            let job = PluginJob { plugin: &plugin, market: host.market(), rates: &rates };
             run_sweep(&host, &parsed, &job, &opts, &control).map_err(Failure::Sweep)
         }))
         .unwrap_or_else(|payload| Err(Failure::Input(core_panic(payload.as_ref()))))
-    });
+    };
+    let (outcome, raised) = if on_main_thread(py) {
+        py.detach(|| watch_signals(work, &control))
+    } else {
+        // another thread (omega.sweep's) runs us and watches Ctrl-C itself: it calls `cancel()`
+        (py.detach(work), None)
+    };
+    if let Some(e) = raised {
+        return Err(e);
+    }
     let out = match outcome {
         Ok(out) => out,
         Err(Failure::Input(e)) => return Err(to_pyerr(py, &e, &[("strategy", strategy_name)])),

@@ -34,6 +34,10 @@ pub enum StrategyError {
     /// E4009: a bug in Omega itself.
     #[error("internal error: {reason}")]
     InternalError { reason: String },
+    /// E4010: the run was stopped by an interrupt check (`crate::interrupt`: Ctrl-C, a cancelled
+    /// sweep). The Python bindings raise it as `KeyboardInterrupt`.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl StrategyError {
@@ -49,6 +53,7 @@ impl StrategyError {
             Self::PluginIncompatible { .. } => "E4007",
             Self::StrategyPanicked { .. } => "E4008",
             Self::InternalError { .. } => "E4009",
+            Self::Interrupted => "E4010",
         }
     }
 
@@ -68,6 +73,7 @@ impl StrategyError {
             4006 => Self::InvalidSignal { reason: message },
             4007 => Self::PluginIncompatible { reason: message },
             4008 => Self::StrategyPanicked { strategy: String::from("?"), message },
+            4010 => Self::Interrupted,
             _ => Self::InternalError { reason: message },
         }
     }
@@ -101,5 +107,7 @@ mod tests {
         assert_eq!(StrategyError::param("a", "b").numeric_code(), 4002);
         assert_eq!(StrategyError::from_code(4006, "m".into()).code(), "E4006");
         assert_eq!(StrategyError::from_code(1, "m".into()).code(), "E4009");
+        assert_eq!(StrategyError::from_code(4010, "m".into()), StrategyError::Interrupted);
+        assert_eq!(StrategyError::Interrupted.numeric_code(), 4010);
     }
 }

@@ -6,8 +6,9 @@
 //! - [`types`]: the seed's types (`Timeframe`, `CandleData`, `DataSlice`, `TradeSignal`, `Position`, …)
 //! - [`strategy`]: the `RustStrategy` trait
 //! - [`config`]: `StrategyConfig` (serde) with the engine section
-//! - [`error`]: `StrategyError` with stable codes E4001–E4009
+//! - [`error`]: `StrategyError` with stable codes E4001–E4010
 //! - [`indicators`]: `IndicatorKey`, the host-side `MarketHost` store and the `IndicatorCache` façade
+//! - [`interrupt`]: the per-thread check that lets Ctrl-C or a cancel stop long native work
 //! - [`instruments`]: the built-in instrument table, symbol resolution and the lot grid
 //! - [`market`]: validated bar columns, higher-timeframe resampling, session clocks
 //! - [`engine`]: the bar loop, fills, costs, sizing, portfolio, metrics
@@ -24,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod indicators;
 pub mod instruments;
+pub mod interrupt;
 pub mod market;
 #[allow(unsafe_code)]
 pub mod plugin;

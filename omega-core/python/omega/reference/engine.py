@@ -23,6 +23,7 @@ from omega.errors import (
     InvalidSignalError,
     OmegaError,
     StrategyPanicError,
+    config_warning_error,
 )
 from omega.instruments import FIELDS as INSTRUMENT_FIELDS
 from omega.instruments import SWAP_MODES, WEEKDAYS, Instrument
@@ -761,7 +762,13 @@ def run_with_strategy(
     name = strategy_name(strategy_cls)
     strategy = _guarded(name, strategy_cls)
     try:
-        _guarded(name, strategy.on_init, copy.deepcopy(cfg))
+        try:
+            _guarded(name, strategy.on_init, copy.deepcopy(cfg))
+        except StrategyPanicError as e:
+            # a config warning raised as an error (`-W error`) is the config's fault, as on Rust
+            if isinstance(e.__cause__, Warning):
+                raise config_warning_error(name, e.__cause__) from e.__cause__
+            raise
         _guarded(name, strategy.prepare, cache)
         result = job(strategy, cache, market, cfg)
     except BaseException:

@@ -360,6 +360,7 @@ fn run_loop(
     let mut next_eval = 0_usize;
 
     for i in 0..n {
+        crate::interrupt::check_bar(i)?;
         let t = cols.ts[i];
         let close_t = t + tf_us;
         let mut closed_this_bar = false;

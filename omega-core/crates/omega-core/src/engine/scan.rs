@@ -69,6 +69,7 @@ fn scan_loop(
     let caps = strategy.capabilities();
     let mut next_eval = 0_usize;
     for i in 0..n {
+        crate::interrupt::check_bar(i)?;
         let t = cols.ts[i];
         if start.is_some_and(|s| t < s) {
             continue;

@@ -27,6 +27,8 @@ pub fn compute_with<'a>(
     bars: &BarsRef<'_>,
     dep: &mut dyn FnMut(&IndicatorKey) -> Result<Cow<'a, [f64]>>,
 ) -> Result<Vec<f64>> {
+    // a series is the unit of indicator work: an interrupt stops before the next one
+    crate::interrupt::check()?;
     let kind = key.kind().ok_or_else(|| error(key, format!("unknown indicator kind {}", key.kind)))?;
     let side = key.side().ok_or_else(|| error(key, format!("unknown price side {} (0 = bid, 1 = ask)", key.side)))?;
     let (high, low, close) = match side {

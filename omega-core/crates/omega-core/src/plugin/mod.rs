@@ -43,6 +43,7 @@ pub fn error_parts(e: &StrategyError) -> (u32, &str, &str) {
         PluginIncompatible { reason } => (4007, "", reason),
         StrategyPanicked { strategy, message } => (4008, strategy, message),
         InternalError { reason } => (4009, "", reason),
+        Interrupted => (4010, "", ""),
     }
 }
 
@@ -61,6 +62,8 @@ pub fn error_from_parts(code: u32, subject: String, message: String) -> Strategy
         4007 => PluginIncompatible { reason: message },
         4008 => StrategyPanicked { strategy: subject, message },
         4009 => InternalError { reason: message },
+        // a host callback interrupted inside a plugin's `prepare` comes back through the plugin
+        4010 => Interrupted,
         other => InternalError { reason: format!("unknown error code {other} across the plugin ABI: {message}") },
     }
 }
@@ -186,6 +189,7 @@ mod tests {
             StrategyError::PluginIncompatible { reason: "major".into() },
             StrategyError::StrategyPanicked { strategy: "s".into(), message: "boom".into() },
             StrategyError::InternalError { reason: "bug".into() },
+            StrategyError::Interrupted,
         ];
         for e in all {
             let (code, subject, message) = error_parts(&e);

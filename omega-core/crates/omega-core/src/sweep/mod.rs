@@ -5,7 +5,8 @@
 //! that those reading the same series run together, then lets `threads` workers of a rayon pool
 //! take configs in that order. Every series is computed once, by whichever worker needs it first
 //! ([`store::SweepStore`]). Progress and cancellation go through a [`SweepControl`] that another
-//! thread may read and set while the sweep runs; cancellation is checked between configs.
+//! thread may read and set while the sweep runs; a cancel stops configs that have not started and,
+//! through the interrupt check (`crate::interrupt`), the running ones mid-run.
 //!
 //! Enabled by the `sweep` feature (rayon), which only the core wheel turns on.
 
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 
 use crate::config::StrategyConfig;
-use crate::engine::{run_backtest, EngineResult, TradeRecord};
+use crate::engine::{run_backtest_with_rates, EngineResult, TradeRecord};
 use crate::error::{Result, StrategyError};
 use crate::indicators::{IndicatorCache, IndicatorHost, MarketHost};
 use crate::market::MarketData;
@@ -55,16 +56,19 @@ impl Default for SweepOptions {
 #[derive(Debug, Default)]
 pub struct SweepControl {
     done: AtomicUsize,
-    cancel: AtomicBool,
+    // shared with the workers' interrupt checks, which must own what they read
+    cancel: Arc<AtomicBool>,
 }
 
 impl SweepControl {
-    /// Configs finished so far.
+    /// Configs finished so far (run to their end, or failed with their own error; not those a
+    /// cancel stopped).
     pub fn done(&self) -> usize {
         self.done.load(Ordering::Relaxed)
     }
 
-    /// Ask the sweep to stop: no config starts after this; running ones finish.
+    /// Ask the sweep to stop: no config starts after this, and running ones stop at their next
+    /// interrupt check (`crate::interrupt`: every few hundred bars, before each series).
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
@@ -72,6 +76,12 @@ impl SweepControl {
     /// True once [`cancel`](Self::cancel) was called.
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Run `work` on this thread with [`cancel`](Self::cancel) as its interrupt check.
+    fn interruptible<R>(&self, work: impl FnOnce() -> R) -> R {
+        let cancel = Arc::clone(&self.cancel);
+        crate::interrupt::scope(move || cancel.load(Ordering::Relaxed), work)
     }
 }
 
@@ -137,6 +147,8 @@ pub trait SweepJob: Sync {
 pub struct PluginJob<'a> {
     pub plugin: &'a Arc<PluginHandle>,
     pub market: &'a MarketData,
+    /// Conversion bars for every config (as for [`run_backtest_with_rates`]); usually empty.
+    pub rates: &'a [MarketData],
 }
 
 impl SweepJob for PluginJob<'_> {
@@ -147,7 +159,7 @@ impl SweepJob for PluginJob<'_> {
     fn run(&self, config: &StrategyConfig, host: &dyn IndicatorHost) -> Result<EngineResult> {
         let strategy = ForeignStrategy::create(self.plugin, config, host)?;
         let cache = IndicatorCache::new(host)?;
-        let result = run_backtest(&strategy, &cache, self.market, config);
+        let result = run_backtest_with_rates(&strategy, &cache, self.market, config, self.rates);
         let closed = strategy.close();
         let result = result?;
         closed?;
@@ -194,7 +206,7 @@ pub fn run_sweep(
             .par_iter()
             .map(|c| {
                 let probe = ProbeHost::new(host, &nan);
-                job.probe(c, &probe)?;
+                control.interruptible(|| job.probe(c, &probe))?;
                 Ok(probe.into_keys())
             })
             .collect()
@@ -223,9 +235,13 @@ pub fn run_sweep(
         // pin the config's series before it stops counting as pending, so that a trim in
         // between cannot drop one it is about to read
         let run_host = RunHost::new(&store);
-        let pinned: Result<()> = plan.needs[i].iter().try_for_each(|k| run_host.series(k).map(|_| ()));
-        store.started(&plan.needs[i]);
-        let outcome = pinned.and_then(|()| job.run(&configs[i], &run_host)).map(|r| ConfigOutcome {
+        // (computing them is interruptible like the run itself)
+        let outcome = control.interruptible(|| {
+            let pinned: Result<()> = plan.needs[i].iter().try_for_each(|k| run_host.series(k).map(|_| ()));
+            store.started(&plan.needs[i]);
+            pinned.and_then(|()| job.run(&configs[i], &run_host))
+        });
+        let outcome = outcome.map(|r| ConfigOutcome {
             metrics: r.metrics,
             trades: if opts.keep_trades { r.trades } else { Vec::new() },
         });
@@ -233,8 +249,12 @@ pub fn run_sweep(
         if outcome.is_err() {
             failed.store(true, Ordering::Relaxed);
         }
+        // a config stopped by the cancel did not finish: `done` stays what was really done
+        let finished = !matches!(outcome, Err(StrategyError::Interrupted));
         *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
-        control.done.fetch_add(1, Ordering::Relaxed);
+        if finished {
+            control.done.fetch_add(1, Ordering::Relaxed);
+        }
         store.trim();
     };
     pool.scope(|s| {
@@ -243,6 +263,9 @@ pub fn run_sweep(
         }
     });
 
+    if control.is_cancelled() {
+        return Err(SweepError::Cancelled);
+    }
     let mut outcomes = Vec::with_capacity(n);
     for (index, slot) in results.into_iter().enumerate() {
         match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::config::HtfAnchor;
+use crate::engine::run_backtest;
 use crate::indicators::{IndicatorKey, PriceSide, SeriesId};
 use crate::plugin::testing;
 use crate::types::{DataSlice, Direction, Position, PositionAction, Timeframe, TradeSignal};
@@ -127,7 +128,7 @@ fn rows_equal_single_runs_and_series_are_computed_once() {
     let host = MarketHost::new(m.clone(), HtfAnchor::Utc);
     let plugin = testing::handle::<Cross>().unwrap();
     let cfgs = configs(&grid());
-    let job = PluginJob { plugin: &plugin, market: host.market() };
+    let job = PluginJob { plugin: &plugin, market: host.market(), rates: &[] };
     for threads in [1, 2, 3] {
         let control = SweepControl::default();
         let opts = SweepOptions { threads, keep_trades: true, ..SweepOptions::default() };
@@ -155,7 +156,7 @@ fn a_small_budget_evicts_and_changes_nothing() {
     let host = MarketHost::new(m.clone(), HtfAnchor::Utc);
     let plugin = testing::handle::<Cross>().unwrap();
     let cfgs = configs(&grid());
-    let job = PluginJob { plugin: &plugin, market: host.market() };
+    let job = PluginJob { plugin: &plugin, market: host.market(), rates: &[] };
     let free = run_sweep(&host, &cfgs, &job, &SweepOptions::default(), &SweepControl::default()).unwrap();
     let opts = SweepOptions { threads: 2, cache_bytes: 3 * 4_000 * 8, keep_trades: false };
     let tight = run_sweep(&host, &cfgs, &job, &opts, &SweepControl::default()).unwrap();
@@ -173,7 +174,7 @@ fn a_bad_config_fails_before_anything_runs() {
     let host = MarketHost::new(market(500), HtfAnchor::Utc);
     let plugin = testing::handle::<Cross>().unwrap();
     let cfgs = configs(&[(5, 30, 10), (5, 30, 0), (10, 30, 10)]);
-    let job = PluginJob { plugin: &plugin, market: host.market() };
+    let job = PluginJob { plugin: &plugin, market: host.market(), rates: &[] };
     let control = SweepControl::default();
     match run_sweep(&host, &cfgs, &job, &SweepOptions::default(), &control) {
         Err(SweepError::Config { index, source }) => {
@@ -190,9 +191,97 @@ fn cancelled_sweeps_stop() {
     let host = MarketHost::new(market(500), HtfAnchor::Utc);
     let plugin = testing::handle::<Cross>().unwrap();
     let cfgs = configs(&grid());
-    let job = PluginJob { plugin: &plugin, market: host.market() };
+    let job = PluginJob { plugin: &plugin, market: host.market(), rates: &[] };
     let control = SweepControl::default();
     control.cancel();
     assert!(matches!(run_sweep(&host, &cfgs, &job, &SweepOptions::default(), &control), Err(SweepError::Cancelled)));
     assert_eq!(control.done(), 0);
+}
+
+/// An interrupt check that answers true from its `after`-th call on, counting its calls.
+fn interrupt_after(after: usize) -> (std::rc::Rc<std::cell::Cell<usize>>, impl Fn() -> bool + 'static) {
+    let calls = std::rc::Rc::new(std::cell::Cell::new(0_usize));
+    let seen = std::rc::Rc::clone(&calls);
+    (calls, move || {
+        seen.set(seen.get() + 1);
+        seen.get() >= after
+    })
+}
+
+#[test]
+fn an_interrupt_stops_a_backtest_and_a_scan_mid_run() {
+    let host = MarketHost::new(market(20_000), HtfAnchor::Utc);
+    let plugin = testing::handle::<Cross>().unwrap();
+    let cfg = &configs(&[(10, 30, 50)])[0];
+    let strategy = ForeignStrategy::create(&plugin, cfg, &host).unwrap();
+    let cache = IndicatorCache::new(&host).unwrap();
+    // checks at bars 0, 1024, 2048, …: the third one stops the run at bar 2048 of 20,000
+    let (calls, check) = interrupt_after(3);
+    let e = crate::interrupt::scope(check, || run_backtest(&strategy, &cache, host.market(), cfg)).unwrap_err();
+    assert_eq!(e, StrategyError::Interrupted);
+    assert_eq!(calls.get(), 3);
+    let (calls, check) = interrupt_after(2);
+    let e = crate::interrupt::scope(check, || crate::engine::scan_signals(&strategy, &cache, host.market(), cfg));
+    assert_eq!(e.unwrap_err().code(), "E4010");
+    assert_eq!(calls.get(), 2);
+    // the same strategy instance runs to the end once the check is gone
+    let whole = run_backtest(&strategy, &cache, host.market(), cfg).unwrap();
+    assert_eq!(whole.bars_processed, 20_000);
+    strategy.close().unwrap();
+}
+
+#[test]
+fn an_interrupt_during_prepare_comes_back_through_the_plugin_table() {
+    // the plugin's `prepare` asks the host for its series; the host callback refuses with E4010,
+    // the plugin returns that error through the ABI, and the host sees E4010 again
+    let host = MarketHost::new(market(2_000), HtfAnchor::Utc);
+    let plugin = testing::handle::<Cross>().unwrap();
+    let cfg = &configs(&[(10, 30, 50)])[0];
+    let created = crate::interrupt::scope(|| true, || ForeignStrategy::create(&plugin, cfg, &host).map(|_| ()));
+    assert_eq!(created.unwrap_err(), StrategyError::Interrupted);
+    assert_eq!(host.computed_series(), 0, "nothing half-computed is memoised");
+    assert!(ForeignStrategy::create(&plugin, cfg, &host).is_ok(), "the process stays usable");
+}
+
+/// A job that cancels its sweep as soon as a config starts, and records how the run ended.
+struct CancelWhileRunning<'a> {
+    inner: PluginJob<'a>,
+    control: &'a SweepControl,
+    runs: Mutex<Vec<std::result::Result<usize, StrategyError>>>,
+}
+
+impl SweepJob for CancelWhileRunning<'_> {
+    fn probe(&self, config: &StrategyConfig, host: &dyn IndicatorHost) -> Result<()> {
+        self.inner.probe(config, host)
+    }
+
+    fn run(&self, config: &StrategyConfig, host: &dyn IndicatorHost) -> Result<EngineResult> {
+        self.control.cancel();
+        let out = self.inner.run(config, host);
+        self.runs.lock().unwrap().push(out.as_ref().map(|r| r.bars_processed).map_err(Clone::clone));
+        out
+    }
+}
+
+#[test]
+fn cancel_stops_running_configs_mid_run() {
+    let host = MarketHost::new(market(20_000), HtfAnchor::Utc);
+    let plugin = testing::handle::<Cross>().unwrap();
+    let cfgs = configs(&grid());
+    let control = SweepControl::default();
+    let job = CancelWhileRunning {
+        inner: PluginJob { plugin: &plugin, market: host.market(), rates: &[] },
+        control: &control,
+        runs: Mutex::new(Vec::new()),
+    };
+    let opts = SweepOptions { threads: 2, ..SweepOptions::default() };
+    let e = run_sweep(&host, &cfgs, &job, &opts, &control).unwrap_err();
+    assert!(matches!(e, SweepError::Cancelled), "{e}");
+    assert_eq!(control.done(), 0, "a config stopped mid-run is not done");
+    let runs = job.runs.into_inner().unwrap();
+    assert!(!runs.is_empty() && runs.len() <= 2, "only the configs already started ran: {runs:?}");
+    assert!(runs.iter().all(|r| r == &Err(StrategyError::Interrupted)), "each stopped mid-run: {runs:?}");
+    // a fresh control runs the same sweep to the end
+    let done = run_sweep(&host, &cfgs, &job.inner, &opts, &SweepControl::default()).unwrap();
+    assert_eq!(done.outcomes.len(), cfgs.len());
 }
