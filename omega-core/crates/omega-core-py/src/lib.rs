@@ -1,6 +1,6 @@
 //! # omega-core-py: the native module `omega._native`
 //!
-//! Thin PyO3 bindings over the pure `omega-core` crate: they convert (Arrow → market columns,
+//! Thin PyO3 bindings over the pure `omega-core` crate: they convert (candle columns → market,
 //! Python ↔ JSON config, engine results → Python objects), validate at the door, release the GIL
 //! for every long computation, and map each `StrategyError` to its coded Python exception. No engine
 //! logic lives here. Modules share their names with the core (`market`, `config`, `engine`,
@@ -13,6 +13,7 @@
 
 use pyo3::prelude::*;
 
+pub mod buffers;
 pub mod config;
 pub mod engine;
 pub mod errors;
