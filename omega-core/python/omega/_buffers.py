@@ -37,13 +37,24 @@ class _SchemaError(Exception):
     """A candle table that cannot be read as the core's market (→ E4004 on the native side)."""
 
 
-def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
-    if name not in table.column_names:
-        raise _SchemaError(
-            f"missing column '{name}' (schema: want timestamp_us, {', '.join(PRICE_COLUMNS)}; "
-            f"got {', '.join(table.column_names)})"
-        )
-    return table.column(name)
+class _Columns:
+    """Columns of a table by name (the first of equal names), looked up without rebuilding lists."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.names: list[str] = table.column_names
+        self.index: dict[str, int] = {}
+        for i, n in enumerate(self.names):
+            self.index.setdefault(n, i)
+
+    def get(self, name: str) -> pa.ChunkedArray:
+        at = self.index.get(name)
+        if at is None:
+            raise _SchemaError(
+                f"missing column '{name}' (schema: want timestamp_us, {', '.join(PRICE_COLUMNS)}; "
+                f"got {', '.join(self.names)})"
+            )
+        return self.table.column(at)
 
 
 def _no_nulls(col: pa.ChunkedArray, name: str) -> None:
@@ -61,14 +72,18 @@ def _single_chunk(col: pa.ChunkedArray) -> pa.Array | None:
     return chunks[0] if len(chunks) == 1 else None
 
 
-def _prices(table: pa.Table, name: str) -> tuple[npt.NDArray[np.float64], bool]:
-    col = _column(table, name)
+_F64 = pa.float64()
+_I64 = pa.int64()
+
+
+def _prices(table: _Columns, name: str) -> tuple[npt.NDArray[np.float64], bool]:
+    col = table.get(name)
     t = col.type
     if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
         raise _SchemaError(f"column '{name}' has type {t}, want an integer or floating type (schema)")
     _no_nulls(col, name)
     chunk = _single_chunk(col)
-    if chunk is not None and t == pa.float64():
+    if chunk is not None and t == _F64:
         return chunk.to_numpy(zero_copy_only=True), True
     try:
         # unchecked, as Rust's `as`: large int64 values round to the nearest float64
@@ -80,12 +95,12 @@ def _prices(table: pa.Table, name: str) -> tuple[npt.NDArray[np.float64], bool]:
     return np.ascontiguousarray(values.to_numpy(), dtype=np.float64), False
 
 
-def _timestamps(table: pa.Table) -> tuple[npt.NDArray[np.int64], bool]:
-    col = _column(table, _TIME)
+def _timestamps(table: _Columns) -> tuple[npt.NDArray[np.int64], bool]:
+    col = table.get(_TIME)
     t = col.type
     if pa.types.is_timestamp(t):
         unit = t.unit
-    elif t == pa.int64():
+    elif t == _I64:
         unit = "us"
     else:
         raise _SchemaError(f"column '{_TIME}' has type {t}, want int64 (µs) or an Arrow timestamp (schema)")
@@ -122,7 +137,7 @@ def candle_columns(candles: Any) -> tuple[str | None, list[npt.NDArray[Any]], li
     µs, then float64), `direct` the names read straight from the caller's Arrow buffer, `converted`
     those combined from chunks or cast first. `reason` is not None (and `columns` empty) when the
     table does not fit the candle schema."""
-    table = _as_table(candles)
+    table = _Columns(_as_table(candles))
     try:
         ts, ts_direct = _timestamps(table)
         columns: list[npt.NDArray[Any]] = [ts]
@@ -156,10 +171,24 @@ def _array(kind: str, length: int, buffers: list[bytes | None]) -> pa.Array:
     raise ValueError(f"unknown column kind {kind!r}")
 
 
+# Empty result tables by column (name, kind): most runs end with no open position, and a Table is
+# immutable, so one empty table per layout is shared.
+_EMPTY: dict[tuple[tuple[str, str], ...], pa.Table] = {}
+
+
 def table_from_buffers(columns: list[tuple[str, str, int, list[bytes | None]]]) -> pa.Table:
     """`(name, kind, length, buffers)` per column (kinds: int64, float64, bool, utf8, list<utf8>;
     buffers in Arrow's order: validity bitmap or None, then offsets/values) → a Table whose fields
     are all nullable."""
+    if all(n == 0 for _, _, n, _ in columns):
+        key = tuple((name, kind) for name, kind, _, _ in columns)
+        if key not in _EMPTY:
+            _EMPTY[key] = _build(columns)
+        return _EMPTY[key]
+    return _build(columns)
+
+
+def _build(columns: list[tuple[str, str, int, list[bytes | None]]]) -> pa.Table:
     arrays = [_array(kind, n, bufs) for _, kind, n, bufs in columns]
     schema = pa.schema(
         [pa.field(name, a.type, nullable=True) for (name, _, _, _), a in zip(columns, arrays, strict=True)]

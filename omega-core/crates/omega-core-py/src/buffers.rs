@@ -5,7 +5,19 @@
 //! which is what both NumPy's `float64`/`int64` and Arrow's buffers expect.
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes};
+
+/// A Python function the bindings call on every run, imported once (an import per call is a
+/// measurable share of a small run's fixed cost, docs/performance.md).
+pub fn python_function<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    module: &str,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    cell.import(py, module, name)
+}
 
 /// A fixed-width value that can be written into a byte buffer.
 pub trait Element: Copy {
@@ -55,7 +67,8 @@ pub fn to_bytes<'py, T: Element>(py: Python<'py>, values: &[T]) -> PyResult<Boun
 
 /// A NumPy array over a copy of `values`: read-only (over `bytes`) or writable (over a `bytearray`).
 pub fn numpy_array<'py, T: Element>(py: Python<'py>, values: &[T], writable: bool) -> PyResult<Bound<'py, PyAny>> {
-    let frombuffer = py.import("numpy")?.getattr("frombuffer")?;
+    static FROMBUFFER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let frombuffer = python_function(py, &FROMBUFFER, "numpy", "frombuffer")?;
     if writable {
         let buf = PyByteArray::new_with(py, values.len() * T::SIZE, |out| {
             fill(values, out);
@@ -183,7 +196,8 @@ impl<'py> TableBuilder<'py> {
 
     /// The `pyarrow.Table` (through `omega._buffers.table_from_buffers`).
     pub fn finish(self) -> PyResult<Bound<'py, PyAny>> {
-        let build = self.py.import("omega._buffers")?.getattr("table_from_buffers")?;
+        static BUILD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let build = python_function(self.py, &BUILD, "omega._buffers", "table_from_buffers")?;
         build.call1((self.columns,))
     }
 }

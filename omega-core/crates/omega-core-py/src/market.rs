@@ -8,8 +8,10 @@ use omega_core::market::{Column, MarketData, PRICE_COLUMNS};
 use omega_core::{StrategyError, Timeframe};
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
+use crate::buffers::python_function;
 use crate::errors::err;
 
 type Result<T> = std::result::Result<T, StrategyError>;
@@ -36,7 +38,8 @@ pub struct Converted {
 
 /// Read any accepted candle container (coded errors from `omega.data` for unusable containers).
 pub fn read_candles(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Candles> {
-    let read = py.import("omega._buffers")?.getattr("candle_columns")?.call1((obj,))?;
+    static READ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let read = python_function(py, &READ, "omega._buffers", "candle_columns")?.call1((obj,))?;
     let (problem, columns, direct, converted): (Option<String>, Vec<Bound<'_, PyAny>>, Vec<String>, Vec<String>) =
         read.extract()?;
     let mut candles =
