@@ -201,3 +201,25 @@ impl<'py> TableBuilder<'py> {
         build.call1((self.columns,))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_start_at_zero_and_accumulate() {
+        assert_eq!(offsets([2usize, 0, 3].into_iter()).unwrap(), vec![0, 2, 2, 5]);
+        assert_eq!(offsets(std::iter::empty()).unwrap(), vec![0]);
+    }
+
+    #[test]
+    fn values_are_written_in_native_byte_order() {
+        let mut out = vec![0u8; 16];
+        fill(&[1.5f64, -2.0], &mut out);
+        assert_eq!(&out[..8], &1.5f64.to_ne_bytes());
+        assert_eq!(&out[8..], &(-2.0f64).to_ne_bytes());
+        let mut out = vec![0u8; 4];
+        fill(&[-7i32], &mut out);
+        assert_eq!(out, (-7i32).to_ne_bytes());
+    }
+}
