@@ -99,7 +99,9 @@ class StrategyConfig:
 def validate_candles(
     candles: Any, *, timeframe: str = "M1", symbol: str = "EURUSD", allow_crossed_quotes: bool = False
 ) -> dict[str, Any]:
-    """Check candles as a backtest would (E4004); report `rows`, `zero_copy_columns`, `copied_columns`."""
+    """Check candles as a backtest would (E4004); report `rows`, `zero_copy_columns` (read straight
+    from the caller's buffer, no conversion; the core copies each column once) and `copied_columns`
+    (combined from chunks or cast first)."""
 
 # --- indicators ----------------------------------------------------------------------------
 

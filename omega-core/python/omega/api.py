@@ -90,7 +90,7 @@ def run_backtest(
     cfg = normalize_config(config, spec.params_model)
     chosen = resolve_backend(spec, backend)
     config_dict = cfg.to_dict()
-    # One conversion to a Table, shared by the run (zero-copy over the C stream) and the result.
+    # One conversion to a Table, shared by the run and the result.
     table = None if data._is_native_cache(candles) else data.to_arrow_table(candles)
     if chosen == "rust":
         warn_config(spec, config_dict)

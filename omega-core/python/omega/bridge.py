@@ -90,8 +90,7 @@ def run_rust_backtest(strategy_name: str, config: Any, candle_data: Any) -> Any:
         strategy_name: name of a strategy registered with a Rust capsule.
         config: dict, `omega.config.BacktestConfig` or JSON text (validated here, E4002, and
             again by the core).
-        candle_data: any container accepted by `omega.data.to_arrow_table` (Arrow exporters
-            cross zero-copy).
+        candle_data: any container accepted by `omega.data.to_arrow_table`.
 
     Returns:
         `omega._native.BacktestResult` (trades, open_positions, equity_curve, metrics,

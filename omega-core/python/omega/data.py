@@ -220,7 +220,7 @@ def _is_native_cache(obj: Any) -> bool:
 
 def to_native_input(obj: Any) -> Any:
     """What `_native.run_backtest_rust` receives: Arrow tables and exporters pass through untouched
-    (zero copy through the Arrow C stream interface), and so does a native `IndicatorCache` (a
+    (the native side reads their columns through `omega._buffers`), and so does a native `IndicatorCache` (a
     market shared by the runs of a sweep); bytes, paths, dicts and pandas frames are converted
     first. Integer timestamps in another unit than µs are E4004 here, as on the Python backend."""
     if isinstance(obj, pa.Table | pa.RecordBatch):

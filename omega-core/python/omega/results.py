@@ -136,9 +136,15 @@ def records_to_table(trades: Iterable[Any], names: Sequence[str] | None = None) 
 
 def with_time_columns(table: pa.Table) -> pa.Table:
     """Append `TIME_COLUMNS` (UTC timestamps) to a table of trade records (zero-copy casts)."""
+    names = table.column_names
     for src, dst in TIME_COLUMNS.items():
-        if src in table.column_names and dst not in table.column_names:
-            table = table.append_column(dst, pc.cast(table.column(src), pa.int64()).cast(TIMESTAMP_TYPE))
+        if src in names and dst not in names:
+            col = table.column(src)
+            if col.type == pa.int64():  # a view of the same buffer: no compute kernel per call
+                ts = pa.chunked_array([c.view(TIMESTAMP_TYPE) for c in col.chunks], type=TIMESTAMP_TYPE)
+            else:
+                ts = pc.cast(pc.cast(col, pa.int64()), TIMESTAMP_TYPE)
+            table = table.append_column(dst, ts)
     return table
 
 
@@ -251,9 +257,10 @@ class BacktestResult:
         equity = np.asarray(raw.equity_curve, dtype=np.float64)
         ts: npt.NDArray[np.int64] | None = None
         kept: pa.Table | None = None
-        if market is not None and "timestamp_us" in market.column_names and market.num_rows == len(equity):
+        names = set(market.column_names) if market is not None else set()
+        if market is not None and "timestamp_us" in names and market.num_rows == len(equity):
             ts = timestamps_of(market)
-            cols = [c for c in MARKET_COLUMNS if c in market.column_names]
+            cols = [c for c in MARKET_COLUMNS if c in names]
             kept = pa.table({"timestamp_us": pa.array(ts), **{c: market.column(c) for c in cols}})
         metrics = {k: _metric_value(k, v) for k, v in raw.metrics.items()}
         return cls(

@@ -1,5 +1,5 @@
 //! `run_backtest_rust`: the one Python → Rust crossing of a backtest (architecture §2), and the
-//! result classes it returns. With the GIL released and under `catch_unwind`, it converts the Arrow
+//! result classes it returns. With the GIL released and under `catch_unwind`, it validates the
 //! candles, builds the `MarketHost`, creates the plugin strategy and runs `omega_core::engine`.
 //! No Python code runs between entry and return; `native_call_count` counts the entries.
 
@@ -8,10 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow_array::builder::{ListBuilder, StringBuilder};
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
-use numpy::PyArray1;
 use omega_core::engine::{run_backtest_with_rates, EngineResult, TradeRecord};
 use omega_core::indicators::{IndicatorCache, MarketHost};
 use omega_core::market::MarketData;
@@ -19,13 +15,13 @@ use omega_core::plugin::{ForeignStrategy, PluginHandle};
 use omega_core::{StrategyConfig as CoreConfig, StrategyError, Timeframe};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use pyo3_arrow::PyTable;
 
+use crate::buffers::{numpy_array, TableBuilder};
 use crate::config::StrategyConfig;
 use crate::errors::{err, to_pyerr};
 use crate::indicators::PyIndicatorCache;
 use crate::interrupt::interruptible;
-use crate::market::{read_candles, to_market, ArrowCandles};
+use crate::market::{read_candles, to_market, Candles};
 use crate::registry;
 
 pub(crate) static NATIVE_CALLS: AtomicU64 = AtomicU64::new(0);
@@ -36,10 +32,10 @@ fn native_call_count() -> u64 {
     NATIVE_CALLS.load(Ordering::SeqCst)
 }
 
-/// The market of a run: Arrow candles to convert, or the shared host of an `IndicatorCache`
+/// The market of a run: candle columns to validate, or the shared host of an `IndicatorCache`
 /// (validated earlier; `bool` = it was validated allowing crossed quotes).
 pub(crate) enum Source {
-    Arrow(ArrowCandles),
+    Candles(Candles),
     Shared(Arc<MarketHost>, bool),
 }
 
@@ -51,7 +47,7 @@ impl Source {
                 let (host, permissive) = cache.get().shared();
                 Source::Shared(host, permissive)
             }
-            Err(_) => Source::Arrow(read_candles(py, candle_data)?),
+            Err(_) => Source::Candles(read_candles(py, candle_data)?),
         })
     }
 }
@@ -108,7 +104,7 @@ pub(crate) fn with_strategy<T>(
         Ok(result)
     };
     match source {
-        Source::Arrow(candles) => {
+        Source::Candles(candles) => {
             let converted = to_market(candles, &config.symbol, timeframe, config.engine.allow_crossed_quotes)?;
             run(&MarketHost::new(converted.market, config.engine.htf_anchor))
         }
@@ -145,7 +141,6 @@ pub(crate) fn run_strategy<T: Send>(
     let timeframe = config.primary_timeframe().map_err(|e| err(py, e))?;
     let source = Source::read(py, candle_data)?;
     let (source_ref, plugin_ref, config_ref) = (&source, &plugin, &config);
-    // The Arrow batches outlive the closure, so their release callbacks run with the GIL held.
     let outcome = interruptible(py, || {
         with_strategy(source_ref, plugin_ref, config_ref, timeframe, |strategy, cache, host| {
             job(strategy, cache, host, config_ref)
@@ -157,7 +152,7 @@ pub(crate) fn run_strategy<T: Send>(
 /// The conversion bars of a run (no GIL needed): each pair validated on the market's timeframe,
 /// E4004 naming the pair.
 pub(crate) fn conversion_markets(
-    conversion: &[(String, ArrowCandles)],
+    conversion: &[(String, Candles)],
     timeframe: Timeframe,
     allow_crossed_quotes: bool,
 ) -> Result<Vec<MarketData>, StrategyError> {
@@ -178,7 +173,7 @@ pub(crate) fn conversion_markets(
 pub(crate) fn read_conversion(
     py: Python<'_>,
     conversion: Option<&Bound<'_, PyDict>>,
-) -> PyResult<Vec<(String, ArrowCandles)>> {
+) -> PyResult<Vec<(String, Candles)>> {
     let Some(d) = conversion else { return Ok(Vec::new()) };
     d.iter()
         .map(|(k, v)| {
@@ -382,58 +377,40 @@ impl TradeResult {
     }
 }
 
-/// Trades as one Arrow record batch with the columns of `omega.results.TRADE_SCHEMA`.
-pub(crate) fn trades_batch(trades: &[TradeRecord]) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let i64_col = |f: fn(&TradeRecord) -> i64| -> ArrayRef { Arc::new(trades.iter().map(f).collect::<Int64Array>()) };
-    let f64_col = |f: fn(&TradeRecord) -> f64| -> ArrayRef { Arc::new(trades.iter().map(f).collect::<Float64Array>()) };
-    let str_col = |f: fn(&TradeRecord) -> &str| -> ArrayRef {
-        Arc::new(trades.iter().map(|t| Some(f(t))).collect::<StringArray>())
-    };
-    let mut tags = ListBuilder::new(StringBuilder::new());
-    for t in trades {
-        for tag in &t.tags {
-            tags.values().append_value(tag);
-        }
-        tags.append(true);
-    }
-    let tags: ArrayRef = Arc::new(tags.finish());
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("id", i64_col(|t| t.id as i64)),
-        ("symbol", str_col(|t| &t.symbol)),
-        ("direction", str_col(|t| t.direction.as_str())),
-        ("entry_index", i64_col(|t| t.entry_index as i64)),
-        ("exit_index", i64_col(|t| t.exit_index as i64)),
-        ("entry_time_us", i64_col(|t| t.entry_time_us)),
-        ("exit_time_us", i64_col(|t| t.exit_time_us)),
-        ("entry_price", f64_col(|t| t.entry_price)),
-        ("exit_price", f64_col(|t| t.exit_price)),
-        ("initial_stop_loss", f64_col(|t| t.initial_stop_loss)),
-        ("stop_loss", f64_col(|t| t.stop_loss)),
-        ("take_profit", Arc::new(trades.iter().map(|t| t.take_profit).collect::<Float64Array>())),
-        ("lots", f64_col(|t| t.lots)),
-        ("pnl_pips", f64_col(|t| t.pnl_pips)),
-        ("pnl_gross", f64_col(|t| t.pnl_gross)),
-        ("commission", f64_col(|t| t.commission)),
-        ("swap", f64_col(|t| t.swap)),
-        ("pnl", f64_col(|t| t.pnl)),
-        ("slippage_pips", f64_col(|t| t.slippage_pips)),
-        ("r_multiple", f64_col(|t| t.r_multiple)),
-        ("bars_held", i64_col(|t| t.bars_held as i64)),
-        ("exit_reason", str_col(|t| t.exit_reason.as_str())),
-        ("scenario", Arc::new(trades.iter().map(|t| t.scenario.map(i64::from)).collect::<Int64Array>())),
-        ("reason", str_col(|t| &t.reason)),
-        ("tags", tags),
-    ];
-    let fields: Vec<Field> = columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect();
-    debug_assert!(fields.iter().any(|f| matches!(f.data_type(), DataType::List(_))));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, a)| a).collect())
+/// Add the columns of `omega.results.TRADE_SCHEMA` for `trades` to a table being built.
+pub(crate) fn trade_columns(t: &mut TableBuilder<'_>, trades: &[TradeRecord]) -> PyResult<()> {
+    let it = || trades.iter();
+    t.values("id", it().map(|r| r.id as i64))?;
+    t.strings("symbol", it().map(|r| r.symbol.as_str()))?;
+    t.strings("direction", it().map(|r| r.direction.as_str()))?;
+    t.values("entry_index", it().map(|r| r.entry_index as i64))?;
+    t.values("exit_index", it().map(|r| r.exit_index as i64))?;
+    t.values("entry_time_us", it().map(|r| r.entry_time_us))?;
+    t.values("exit_time_us", it().map(|r| r.exit_time_us))?;
+    t.values("entry_price", it().map(|r| r.entry_price))?;
+    t.values("exit_price", it().map(|r| r.exit_price))?;
+    t.values("initial_stop_loss", it().map(|r| r.initial_stop_loss))?;
+    t.values("stop_loss", it().map(|r| r.stop_loss))?;
+    t.optional("take_profit", it().map(|r| r.take_profit))?;
+    t.values("lots", it().map(|r| r.lots))?;
+    t.values("pnl_pips", it().map(|r| r.pnl_pips))?;
+    t.values("pnl_gross", it().map(|r| r.pnl_gross))?;
+    t.values("commission", it().map(|r| r.commission))?;
+    t.values("swap", it().map(|r| r.swap))?;
+    t.values("pnl", it().map(|r| r.pnl))?;
+    t.values("slippage_pips", it().map(|r| r.slippage_pips))?;
+    t.values("r_multiple", it().map(|r| r.r_multiple))?;
+    t.values("bars_held", it().map(|r| r.bars_held as i64))?;
+    t.strings("exit_reason", it().map(|r| r.exit_reason.as_str()))?;
+    t.optional("scenario", it().map(|r| r.scenario.map(i64::from)))?;
+    t.strings("reason", it().map(|r| r.reason.as_str()))?;
+    t.string_lists("tags", it().map(|r| r.tags.as_slice()))
 }
 
 fn trades_table<'py>(py: Python<'py>, trades: &[TradeRecord]) -> PyResult<Bound<'py, PyAny>> {
-    let batch = trades_batch(trades)
-        .map_err(|e| err(py, StrategyError::InternalError { reason: format!("building the trades table: {e}") }))?;
-    let schema = batch.schema();
-    PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)
+    let mut t = TableBuilder::new(py, trades.len());
+    trade_columns(&mut t, trades)?;
+    t.finish()
 }
 
 /// The result of one backtest (architecture §4): trades, positions left open, the per-bar equity
@@ -442,7 +419,7 @@ fn trades_table<'py>(py: Python<'py>, trades: &[TradeRecord]) -> PyResult<Bound<
 pub struct BacktestResult {
     trades: Vec<TradeRecord>,
     open_positions: Vec<TradeRecord>,
-    equity_curve: Py<PyArray1<f64>>,
+    equity_curve: Py<PyAny>,
     metrics: BTreeMap<String, f64>,
     bars_processed: usize,
     execution_time_ms: f64,
@@ -451,8 +428,7 @@ pub struct BacktestResult {
 
 impl BacktestResult {
     fn new(py: Python<'_>, r: EngineResult, execution_time_ms: f64, strategy: &str) -> PyResult<Self> {
-        let equity = PyArray1::from_vec(py, r.equity_curve);
-        equity.getattr("flags")?.setattr("writeable", false)?;
+        let equity = numpy_array(py, &r.equity_curve, false)?;
         Ok(BacktestResult {
             trades: r.trades,
             open_positions: r.open_positions,
@@ -481,7 +457,7 @@ impl BacktestResult {
 
     /// Equity after each primary bar (read-only numpy float64 array).
     #[getter]
-    fn equity_curve(&self, py: Python<'_>) -> Py<PyArray1<f64>> {
+    fn equity_curve(&self, py: Python<'_>) -> Py<PyAny> {
         self.equity_curve.clone_ref(py)
     }
 

@@ -1,7 +1,7 @@
 //! The core's indicators for Python use: an `IndicatorCache` over one market (the core's
 //! `MarketHost`: each series computed once, GIL released while computing) and the one-shot
 //! `indicator_series`. The same implementation serves every strategy wheel, so what Python sees
-//! here is bit for bit what a strategy reads. Results are copied into fresh numpy arrays.
+//! here is bit for bit what a strategy reads. Results are copied into fresh (writable) numpy arrays.
 //!
 //! A key tuple is `(kind, side, timeframe, params)`: `kind` a name (`"ema"`, `"zscore_ema"`, …)
 //! or the ABI number; `side` `"bid"`/`"ask"`; `timeframe` None (primary), a name or minutes;
@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use numpy::PyArray1;
 use omega_core::config::HtfAnchor;
 use omega_core::indicators::key::KEY_PARAMS;
 use omega_core::indicators::{IndicatorHost, IndicatorKey, IndicatorKind, MarketHost, PriceSide};
@@ -17,6 +16,7 @@ use omega_core::{StrategyError, Timeframe};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use crate::buffers::numpy_array;
 use crate::errors::err;
 use crate::interrupt::interruptible;
 use crate::market::{parse_timeframe, read_candles, to_market};
@@ -131,10 +131,10 @@ fn build_host(
 ) -> PyResult<MarketHost> {
     let tf = parse_timeframe(timeframe).map_err(|e| err(py, e))?;
     let anchor = parse_anchor(htf_anchor).map_err(|e| err(py, e))?;
-    let arrow = read_candles(py, candles)?;
-    let arrow_ref = &arrow;
+    let candles = read_candles(py, candles)?;
+    let candles_ref = &candles;
     interruptible(py, || {
-        to_market(arrow_ref, symbol, tf, allow_crossed_quotes).map(|c| MarketHost::new(c.market, anchor))
+        to_market(candles_ref, symbol, tf, allow_crossed_quotes).map(|c| MarketHost::new(c.market, anchor))
     })?
     .map_err(|e| err(py, e))
 }
@@ -174,9 +174,9 @@ impl PyIndicatorCache {
     }
 
     /// The series named by a key tuple `(kind, side, timeframe, params)` (E4003 when invalid).
-    fn series<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn series<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let key = parse_key(key).map_err(|e| err(py, e))?;
-        Ok(PyArray1::from_vec(py, compute(py, &self.host, &key)?))
+        numpy_array(py, &compute(py, &self.host, &key)?, true)
     }
 
     /// Bars of `timeframe` (None = primary) as numpy arrays: `open_time_us`, `close_time_us`,
@@ -188,8 +188,8 @@ impl PyIndicatorCache {
         let host = &self.host;
         let bars = interruptible(py, || host.bars(tf))?.map_err(|e| err(py, e))?;
         let d = PyDict::new(py);
-        d.set_item("open_time_us", PyArray1::from_slice(py, bars.open_time_us))?;
-        d.set_item("close_time_us", PyArray1::from_slice(py, bars.close_time_us))?;
+        d.set_item("open_time_us", numpy_array(py, bars.open_time_us, true)?)?;
+        d.set_item("close_time_us", numpy_array(py, bars.close_time_us, true)?)?;
         for (name, col) in [
             ("bid_open", bars.bid_open),
             ("bid_high", bars.bid_high),
@@ -202,10 +202,10 @@ impl PyIndicatorCache {
             ("ask_close", bars.ask_close),
             ("ask_volume", bars.ask_volume),
         ] {
-            d.set_item(name, PyArray1::from_slice(py, col))?;
+            d.set_item(name, numpy_array(py, col, true)?)?;
         }
         if let Some(v) = bars.visible {
-            d.set_item("visible", PyArray1::from_slice(py, v))?;
+            d.set_item("visible", numpy_array(py, v, true)?)?;
         }
         Ok(d)
     }
@@ -262,10 +262,10 @@ fn indicator_series<'py>(
     key: &Bound<'py, PyAny>,
     timeframe: &str,
     htf_anchor: &str,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
+) -> PyResult<Bound<'py, PyAny>> {
     let key = parse_key(key).map_err(|e| err(py, e))?;
     let host = build_host(py, candles, timeframe, "EURUSD", htf_anchor, true)?;
-    Ok(PyArray1::from_vec(py, compute(py, &host, &key)?))
+    numpy_array(py, &compute(py, &host, &key)?, true)
 }
 
 /// Names of the indicator kinds, in ABI order.

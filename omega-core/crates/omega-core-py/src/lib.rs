@@ -1,6 +1,6 @@
 //! # omega-core-py: the native module `omega._native`
 //!
-//! Thin PyO3 bindings over the pure `omega-core` crate: they convert (Arrow → market columns,
+//! Thin PyO3 bindings over the pure `omega-core` crate: they convert (candle columns → market,
 //! Python ↔ JSON config, engine results → Python objects), validate at the door, release the GIL
 //! for every long computation, and map each `StrategyError` to its coded Python exception. No engine
 //! logic lives here. Modules share their names with the core (`market`, `config`, `engine`,
@@ -13,6 +13,7 @@
 
 use pyo3::prelude::*;
 
+pub mod buffers;
 pub mod config;
 pub mod engine;
 pub mod errors;
@@ -37,29 +38,9 @@ fn core_version() -> &'static str {
     omega_core::CORE_VERSION
 }
 
-/// Acquire NumPy's C API now, at import. rust-numpy does it on the first array it builds and
-/// panics if that fails, which a Ctrl-C arriving during its imports makes it do: the first
-/// numpy-returning call of a process, interrupted, raised `PanicException` (issue 13). Here a
-/// failure is the import's ordinary exception, and later calls find the API already loaded.
-fn acquire_numpy_api(py: Python<'_>) -> PyResult<()> {
-    // rust-numpy's own imports, done first so that a failure is an exception, not its panic
-    let numpy = py.import("numpy")?;
-    py.import("numpy.lib")?;
-    let version: String = numpy.getattr("__version__")?.extract()?;
-    let core = if version.split('.').next().and_then(|m| m.parse::<u32>().ok()).is_some_and(|m| m >= 2) {
-        "numpy._core.multiarray"
-    } else {
-        "numpy.core.multiarray"
-    };
-    py.import(core)?.getattr("_ARRAY_API")?;
-    numpy::PyArray1::<f64>::from_slice(py, &[]);
-    Ok(())
-}
-
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    acquire_numpy_api(py)?;
     m.add("__version__", omega_core::CORE_VERSION)?;
     m.add("CAPSULE_NAME", omega_core::plugin::CAPSULE_NAME.to_string_lossy().into_owned())?;
     m.add_function(wrap_pyfunction!(abi_version, m)?)?;

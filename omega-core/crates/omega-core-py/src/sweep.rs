@@ -8,8 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array, RecordBatch};
-use arrow_schema::{Field, Schema};
 use omega_core::engine::TradeRecord;
 use omega_core::indicators::MarketHost;
 use omega_core::sweep::{
@@ -19,10 +17,10 @@ use omega_core::{StrategyConfig as CoreConfig, StrategyError};
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use pyo3_arrow::PyTable;
 
+use crate::buffers::TableBuilder;
 use crate::config::StrategyConfig;
-use crate::engine::{check_shared, conversion_markets, read_conversion, trades_batch, Source, NATIVE_CALLS};
+use crate::engine::{check_shared, conversion_markets, read_conversion, trade_columns, Source, NATIVE_CALLS};
 use crate::errors::{core_panic, err, panic_message, to_pyerr};
 use crate::interrupt::{on_main_thread, SIGNAL_CHECK_INTERVAL};
 use crate::market::to_market;
@@ -115,17 +113,14 @@ fn watch_signals(
     })
 }
 
-/// Closed trades of every config as one batch with a leading `config_id` column.
-fn sweep_trades(per_config: &[Vec<TradeRecord>]) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let ids: Int64Array =
-        per_config.iter().enumerate().flat_map(|(i, t)| std::iter::repeat(i as i64).take(t.len())).collect();
+/// Closed trades of every config as one table with a leading `config_id` column.
+fn sweep_trades<'py>(py: Python<'py>, per_config: &[Vec<TradeRecord>]) -> PyResult<Bound<'py, PyAny>> {
     let all: Vec<TradeRecord> = per_config.iter().flatten().cloned().collect();
-    let batch = trades_batch(&all)?;
-    let mut fields: Vec<Arc<Field>> = vec![Arc::new(Field::new("config_id", arrow_schema::DataType::Int64, false))];
-    fields.extend(batch.schema().fields().iter().cloned());
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(ids)];
-    columns.extend(batch.columns().iter().cloned());
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    let mut t = TableBuilder::new(py, all.len());
+    let ids = per_config.iter().enumerate().flat_map(|(i, t)| std::iter::repeat(i as i64).take(t.len()));
+    t.values("config_id", ids)?;
+    trade_columns(&mut t, &all)?;
+    t.finish()
 }
 
 /// Run every config of `configs` (each a `StrategyConfig`, JSON text or dict) of the registered
@@ -173,7 +168,7 @@ fn run_sweep_rust<'py>(
     let work = || {
         catch_unwind(AssertUnwindSafe(|| -> Result<_, Failure> {
             let (host, permissive): (Arc<MarketHost>, bool) = match &source {
-                Source::Arrow(candles) => {
+                Source::Candles(candles) => {
                     let converted = to_market(candles, &first.symbol, timeframe, first.engine.allow_crossed_quotes)
                         .map_err(Failure::Input)?;
                     let host = MarketHost::new(converted.market, first.engine.htf_anchor);
@@ -228,11 +223,7 @@ fn run_sweep_rust<'py>(
     result.set_item("metrics", metrics)?;
     if keep_trades {
         let per_config: Vec<Vec<TradeRecord>> = out.outcomes.into_iter().map(|o| o.trades).collect();
-        let batch = sweep_trades(&per_config).map_err(|e| {
-            err(py, StrategyError::InternalError { reason: format!("building the sweep trades table: {e}") })
-        })?;
-        let schema = batch.schema();
-        result.set_item("trades", PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)?)?;
+        result.set_item("trades", sweep_trades(py, &per_config)?)?;
     } else {
         result.set_item("trades", py.None())?;
     }
