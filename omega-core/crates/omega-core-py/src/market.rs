@@ -56,6 +56,10 @@ pub fn read_candles(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<ArrowCan
 }
 
 fn find(schema: &Schema, name: &str) -> Result<usize> {
+    // A second column of the same name would be silently ignored: which one is meant is unknown.
+    if schema.fields().iter().filter(|f| f.name() == name).count() > 1 {
+        return Err(StrategyError::data(format!("duplicate column '{name}' (schema)")));
+    }
     schema.index_of(name).map_err(|_| {
         StrategyError::data(format!(
             "missing column '{name}' (schema: want timestamp_us, {}; got {})",
@@ -90,7 +94,8 @@ fn total_len(arrays: &[ArrayRef]) -> usize {
 fn f64_column(schema: &Schema, batches: &[RecordBatch], name: &'static str) -> Result<(Column<f64>, bool)> {
     let idx = find(schema, name)?;
     let dt = schema.field(idx).data_type();
-    if !dt.is_numeric() {
+    // Decimals are refused like on the Python backend: their cast to float64 is not one rule.
+    if !(dt.is_integer() || dt.is_floating()) {
         return Err(StrategyError::data(format!(
             "column '{name}' has type {dt}, want an integer or floating type (schema)"
         )));

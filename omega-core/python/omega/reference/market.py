@@ -37,8 +37,10 @@ ANCHORS: tuple[str, ...] = ("utc", "new_york_1700")
 _MINUTE_US = 60_000_000
 _HOUR_US = 3_600_000_000
 _DAY_US = 86_400_000_000
-_I64_MIN = -(2**63)
-_I64_MAX = 2**63 - 1
+MIN_TIMESTAMP_US = -62_135_596_800_000_000
+"""Earliest bar open accepted (0001-01-01T00:00:00Z), as the Rust `market::MIN_TIMESTAMP_US`."""
+MAX_TIMESTAMP_US = 253_402_214_400_000_000
+"""Latest bar open accepted (9999-12-31T00:00:00Z), as the Rust `market::MAX_TIMESTAMP_US`."""
 _UNIT_US = {"s": (1_000_000, 1), "ms": (1_000, 1), "us": (1, 1), "ns": (1, 1_000)}
 
 
@@ -136,8 +138,7 @@ def _timestamps(arr: pa.Array | pa.ChunkedArray) -> list[int | None]:
         elif div == 1:
             out.append(int(v) * mul)
         else:
-            q = abs(int(v)) // div  # truncation toward zero, like integer division in Rust
-            out.append(q if v >= 0 else -q)
+            out.append(int(v) // div)  # floor, like the Rust reader's `div_euclid`
     return out
 
 
@@ -183,10 +184,15 @@ def _validated(
     for name in PRICE_COLUMNS:
         if len(price[name]) != n:
             raise _bad("ragged", f"{len(price[name])} values but timestamp_us has {n}", name, min(n, len(price[name])))
-    # timestamps strictly increasing (and representable as int64 µs)
+    # timestamps inside the calendar (Rust `MIN_TIMESTAMP_US`/`MAX_TIMESTAMP_US`), strictly increasing
     for i in range(n):
-        if not (_I64_MIN <= ts[i] <= _I64_MAX):
-            raise _bad("timestamps", "timestamp out of the int64 µs range", "timestamp_us", i)
+        if not (MIN_TIMESTAMP_US <= ts[i] <= MAX_TIMESTAMP_US):
+            raise _bad(
+                "timestamps",
+                f"{ts[i]} µs is outside the calendar range 0001-01-01 .. 9999-12-31 UTC",
+                "timestamp_us",
+                i,
+            )
         if i > 0 and ts[i] <= ts[i - 1]:
             raise _bad("timestamps", f"not strictly increasing ({ts[i]} after {ts[i - 1]})", "timestamp_us", i)
     # bars at least one bar length apart (an hour less for H4/D1: DST shifts NY-anchored bins)

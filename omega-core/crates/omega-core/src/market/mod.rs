@@ -73,6 +73,13 @@ pub const PRICE_COLUMNS: [&str; 10] = [
     "ask_volume",
 ];
 
+/// Earliest bar open time accepted: 0001-01-01T00:00:00Z. With [`MAX_TIMESTAMP_US`] it keeps every
+/// sum and difference of bar times inside i64 and every bar inside the calendar (the Python
+/// reference, `omega.reference.market`, applies the same range).
+pub const MIN_TIMESTAMP_US: i64 = -62_135_596_800_000_000;
+/// Latest bar open time accepted: 9999-12-31T00:00:00Z (a D1 bar still closes by year 10000).
+pub const MAX_TIMESTAMP_US: i64 = 253_402_214_400_000_000;
+
 /// Smallest allowed distance between two bar opens: the bar length, one hour less for H4 and D1
 /// (New-York-anchored bins are an hour shorter on a DST switch). Catches a config whose timeframe
 /// is longer than the data's bars, which would otherwise shift every close time (look-ahead).
@@ -192,6 +199,12 @@ impl MarketData {
         }
         // Bind plain slices once: indexing a `Column` goes through its trait object every time.
         let ts: &[i64] = &self.timestamp_us;
+        if let Some(i) = ts.iter().position(|t| !(MIN_TIMESTAMP_US..=MAX_TIMESTAMP_US).contains(t)) {
+            return Err(StrategyError::data(format!(
+                "timestamp_us at row {i}: {} µs is outside the calendar range 0001-01-01 .. 9999-12-31 UTC",
+                ts[i]
+            )));
+        }
         for i in 1..n {
             if ts[i] <= ts[i - 1] {
                 return Err(StrategyError::data(format!(
@@ -202,11 +215,13 @@ impl MarketData {
             }
         }
         let min_gap = min_bar_spacing_us(self.timeframe);
-        if let Some(i) = (1..n).find(|&i| ts[i] - ts[i - 1] < min_gap) {
+        // i128: the distance of two i64 timestamps may not fit an i64.
+        let gap = |i: usize| i128::from(ts[i]) - i128::from(ts[i - 1]);
+        if let Some(i) = (1..n).find(|&i| gap(i) < i128::from(min_gap)) {
             return Err(StrategyError::data(format!(
                 "timestamp_us at row {i}: bars {} µs apart, shorter than the {} timeframe (wrong timeframe in the \
                  config?)",
-                ts[i] - ts[i - 1],
+                gap(i),
                 self.timeframe
             )));
         }
