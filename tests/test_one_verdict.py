@@ -181,10 +181,10 @@ def test_bad_market_data_is_e4004_on_both_backends(zscore_plugin: str, bars: pa.
 
 # --- the property -----------------------------------------------------------------------------------
 
-EXAMPLES = int(os.environ.get("OMEGA_VERDICT_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("OMEGA_VERDICT_EXAMPLES", "60"))
 
 _numbers = st.sampled_from(
-    [0, 1, -1, 0.5, 100, 1e-300, 1e300, 2**32, 2**63, 2**64, 10**30, True, "100", None, float("nan")]
+    [0, 1, 2, -1, 0.5, 3, 100, 250.0, 1e-300, 1e300, 2**32, 2**63, 2**64, 10**30, True, "100", None, float("nan")]
 )
 _texts = st.one_of(
     st.sampled_from(["EURUSD", "eurusd", " EURUSD ", "", "EUR\ud800USD", "ＥＵＲＵＳＤ", "EUR\x00USD"]),
@@ -195,53 +195,63 @@ _times = st.sampled_from(["08:00", "8:00", " 08:00", "\x1c08:00", "24:00", "08:6
 
 @st.composite
 def configs(draw: st.DrawFn) -> dict[str, Any]:
+    """The base config, or (half of the time) one to three of its keys set to an edge value."""
     cfg = json.loads(json.dumps(BASE))
     if draw(st.booleans()):
-        cfg["symbol"] = draw(_texts)
-    if draw(st.booleans()):
-        cfg["timeframe"] = draw(st.sampled_from(["M1", "m1", " M1", "M1\x1f", "M5", "W1", 1]))
-    if draw(st.booleans()):
-        cfg["enabled_scenarios"] = draw(st.lists(st.integers(-1, 8), max_size=3))
+        return cfg
     engine: dict[str, Any] = {}
-    for key in draw(
+    params = cfg["params"]
+    for change in draw(
         st.lists(
-            st.sampled_from(
-                [
-                    "initial_balance",
-                    "risk_per_trade",
-                    "fixed_lots",
-                    "max_open_positions",
-                    "cooldown_candles",
-                    "cooldown_minutes",
-                    "seed",
-                    "start_time_us",
-                    "quote_to_account_rate",
-                    "allow_crossed_quotes",
-                ]
-            ),
+            st.sampled_from(["symbol", "timeframe", "scenarios", "engine", "sessions", "sizing", "params", "nest"]),
+            min_size=1,
             max_size=3,
             unique=True,
         )
     ):
-        engine[key] = draw(_numbers)
-    if draw(st.booleans()):
-        engine["sessions"] = [[draw(_times), draw(_times)]]
-    if draw(st.booleans()):
-        engine["sizing"] = draw(st.sampled_from(["risk", "fixed", "Fixed", "", 1]))
+        if change == "symbol":
+            cfg["symbol"] = draw(_texts)
+        elif change == "timeframe":
+            cfg["timeframe"] = draw(st.sampled_from(["m1", " M1", "M1\x1f", "M1\u3000", "M5", "W1", 1]))
+        elif change == "scenarios":
+            cfg["enabled_scenarios"] = draw(st.lists(st.integers(-1, 8), max_size=3))
+        elif change == "engine":
+            key = draw(st.sampled_from(ENGINE_NUMBERS))
+            engine[key] = draw(_numbers)
+        elif change == "sessions":
+            engine["sessions"] = [[draw(_times), draw(_times)]]
+        elif change == "sizing":
+            engine["sizing"] = draw(st.sampled_from(["risk", "fixed", "Fixed", "", 1]))
+        elif change == "params":
+            key = draw(st.sampled_from(["window_length", "atr_length", "z_score_long", "kalman_r", "b_b_length"]))
+            params[key] = draw(_numbers)
+        else:
+            params["scenario6_params"] = {"H1": _nested(draw(st.sampled_from([1, 60, 62, 63, 64, 127, 129, 300])))}
     if engine:
         cfg["engine"] = engine
-    params = cfg["params"]
-    for key in draw(st.lists(st.sampled_from(["window_length", "atr_length", "z_score_long", "kalman_r"]), max_size=2)):
-        params[key] = draw(_numbers)
-    if draw(st.booleans()):
-        params["scenario6_params"] = {"H1": _nested(draw(st.sampled_from([1, 60, 63, 64, 127, 129, 300])))}
     return cfg
+
+
+ENGINE_NUMBERS = [
+    "initial_balance",
+    "risk_per_trade",
+    "fixed_lots",
+    "max_open_positions",
+    "cooldown_candles",
+    "cooldown_minutes",
+    "seed",
+    "start_time_us",
+    "quote_to_account_rate",
+    "allow_crossed_quotes",
+]
 
 
 @st.composite
 def markets(draw: st.DrawFn, base: pa.Table) -> pa.Table:
-    n = draw(st.integers(0, 120))
+    n = draw(st.integers(0, 200))
     table = base.slice(0, n)
+    if draw(st.booleans()):
+        return table  # clean bars (possibly empty or too few): the configs' edges alone
     price = draw(st.sampled_from(["float64", "float32", "int64", "decimal", "float16"]))
     if price != "float64" and n:
         for name in table.column_names[1:]:
@@ -261,15 +271,15 @@ def markets(draw: st.DrawFn, base: pa.Table) -> pa.Table:
         ts = [t // scale * (1_000 if unit == "ns" else 1) for t in table.column("timestamp_us").to_pylist()]
         with contextlib.suppress(OverflowError):  # an extreme µs value has no ns form
             table = _replace(table, "timestamp_us", pa.array(ts, pa.timestamp(unit, "UTC")))
-    if draw(st.booleans()) and table.num_columns:
-        dup = draw(st.sampled_from(table.column_names))
-        table = table.append_column(dup, table.column(dup))
     if n and draw(st.booleans()):
         name = draw(st.sampled_from(table.column_names[1:11]))
         values = table.column(name).to_pylist()
         values[draw(st.integers(0, n - 1))] = draw(st.sampled_from([float("nan"), float("inf"), -1.0, 1e308, 0.0]))
         with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError, TypeError, decimal.InvalidOperation):
             table = _replace(table, name, pa.array(values, table.schema.field(name).type))
+    if draw(st.booleans()) and table.num_columns:
+        dup = draw(st.sampled_from(table.column_names))
+        table = table.append_column(dup, table.column(dup))
     return table
 
 

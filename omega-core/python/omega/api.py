@@ -111,8 +111,14 @@ def run_backtest(
 
 def warn_config(spec: StrategySpec, config: dict[str, Any]) -> None:
     """Emit the strategy's config-time warnings before a Rust run (the reference warns in ``on_init``)."""
-    if spec.warn_config is not None:
+    if spec.warn_config is None:
+        return
+    try:
         spec.warn_config(config)
+    except InvalidConfigError:
+        # Not a warning: the run itself rejects the config, after the market checks, as the Python
+        # backend does (one verdict: bad candles with a bad config are E4004 on both backends).
+        return
 
 
 def list_strategies() -> list[dict[str, Any]]:
