@@ -141,6 +141,10 @@ def test_native_config_error_names_the_key(native: types.ModuleType) -> None:
             native.StrategyConfig.from_json(json.dumps({"symbol": "EURUSD", "timeframe": "M1", "engine": engine}))
         assert e.value.code == "E4002"
         assert key in str(e.value), str(e.value)
+        with pytest.raises(OmegaError) as e:
+            native.StrategyConfig("EURUSD", "M1", engine=engine)
+        assert e.value.code == "E4002"
+        assert key in str(e.value), str(e.value)
 
 
 # --- item 5: market data disagreements ---------------------------------------------------------------
@@ -181,7 +185,7 @@ def test_bad_market_data_is_e4004_on_both_backends(zscore_plugin: str, bars: pa.
 
 # --- the property -----------------------------------------------------------------------------------
 
-EXAMPLES = int(os.environ.get("OMEGA_VERDICT_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("OMEGA_VERDICT_EXAMPLES", "400"))
 
 _numbers = st.sampled_from(
     [0, 1, 2, -1, 0.5, 3, 100, 250.0, 1e-300, 1e300, 2**32, 2**63, 2**64, 10**30, True, "100", None, float("nan")]
