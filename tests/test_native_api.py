@@ -221,7 +221,8 @@ def test_open_positions_when_not_closed_at_end(sma_plugin: str, market: pa.Table
 
 
 def test_no_trades_gives_none_metrics(sma_plugin: str, market: pa.Table) -> None:
-    cfg = {"symbol": "EURUSD", "timeframe": "M1", "enabled_scenarios": []}
+    # the SMA strategy trades scenarios 1 (long) and 2 (short) only; an empty list is E4002 (issue 13)
+    cfg = {"symbol": "EURUSD", "timeframe": "M1", "enabled_scenarios": [3]}
     r = bridge.run_rust_backtest(sma_plugin, cfg, market.slice(0, 300))
     assert r.trades == []
     assert r.metrics["win_rate"] is None

@@ -14,7 +14,7 @@ from typing import Any
 import omega
 import pyarrow as pa
 import pytest
-from omega.config import MAX_NESTING, normalize_config
+from omega.config import MAX_CONFIG_DEPTH, normalize_config
 from omega.errors import InsufficientDataError, InvalidConfigError
 
 BACKENDS = ("rust", "python")
@@ -58,7 +58,7 @@ def test_json_text_nested_5000_deep_is_e4002(backend: str, sma_plugin: str, mark
 
 def test_nesting_limit_is_the_native_parsers(native: ModuleType) -> None:
     """Python accepts exactly the configs the Rust side can read: the same deepest level."""
-    for levels in range(MAX_NESTING - 4, MAX_NESTING + 3):
+    for levels in range(MAX_CONFIG_DEPTH - 4, MAX_CONFIG_DEPTH + 3):
         cfg = {"symbol": "EURUSD", "timeframe": "M1", "params": {"x": nested(levels)}}  # levels + 2 deep
         try:
             native.StrategyConfig.from_json(json.dumps(cfg))
@@ -70,7 +70,7 @@ def test_nesting_limit_is_the_native_parsers(native: ModuleType) -> None:
             python_ok = True
         except InvalidConfigError:
             python_ok = False
-        assert python_ok == native_ok == (levels + 2 <= MAX_NESTING), levels
+        assert python_ok == native_ok == (levels + 2 <= MAX_CONFIG_DEPTH), levels
 
 
 @pytest.mark.parametrize("bad", [1, 1.5, b"rust", ["rust"], object()])

@@ -1,7 +1,7 @@
 //! Parameters of MRZ, parsed strictly from `StrategyConfig.params` (spec §2, §7 #16/#17): every
 //! key is known and typed, every range checked, and any problem is an E4002 naming the key. Where
-//! §2 itself states a lenient rule it is kept (`direction_filter`, `enabled_scenarios` entries,
-//! `scenario6_mode`, scenario-6 override values cast as V1 did). The package's pydantic model
+//! §2 itself states a lenient rule it is kept (`direction_filter`, `scenario6_mode`, scenario-6
+//! override values cast as V1 did); `enabled_scenarios` is strict (issue 13: 1..=6, at least one). The package's pydantic model
 //! (`omega_strategies_zscore.params.MrzParams`) applies the same rules, so both sides accept the
 //! same configs. The parsed form is what the rest of the crate reads; it never looks at the JSON
 //! again.
@@ -424,19 +424,21 @@ impl<'a> S6Layer<'a> {
     }
 }
 
-/// Keep scenario numbers 1..=6 from a list, ignoring entries that are not whole numbers in range
-/// (V1 semantics); empty → every scenario.
-fn enabled_from_list(entries: impl Iterator<Item = Option<i64>>) -> [bool; 7] {
+/// The enabled scenarios of a list: every entry a whole number 1..=6 and at least one (issue 13:
+/// no entry is silently dropped and an empty list is not "all").
+fn enabled_from_list(key: &str, entries: impl Iterator<Item = Option<i64>>) -> Result<[bool; 7]> {
     let mut enabled = [false; 7];
-    for n in entries.flatten() {
-        if (1..=6).contains(&n) {
-            enabled[n as usize] = true;
+    for n in entries {
+        match n {
+            Some(n @ 1..=6) => enabled[n as usize] = true,
+            Some(n) => return Err(StrategyError::param(key, format!("{n} is not a scenario number (1..6)"))),
+            None => return Err(StrategyError::param(key, "entries must be scenario numbers 1..6")),
         }
     }
     if !enabled.iter().any(|e| *e) {
-        enabled = [false, true, true, true, true, true, true];
+        return Err(StrategyError::param(key, "must name at least one scenario (1..6)"));
     }
-    enabled
+    Ok(enabled)
 }
 
 impl MrzParams {
@@ -467,12 +469,11 @@ impl MrzParams {
             _ => (true, true),
         };
         let enabled = match map.get("enabled_scenarios") {
-            None => enabled_from_list(config.enabled_scenarios.iter().map(|n| Some(i64::from(*n)))),
-            Some(Value::Null) => enabled_from_list(std::iter::empty()),
-            Some(Value::Array(items)) => enabled_from_list(items.iter().map(|v| match v {
-                Value::String(s) => s.trim().parse::<i64>().ok(),
-                other => as_whole(other),
-            })),
+            None => {
+                enabled_from_list("enabled_scenarios", config.enabled_scenarios.iter().map(|n| Some(i64::from(*n))))?
+            }
+            Some(Value::Null) => [false, true, true, true, true, true, true],
+            Some(Value::Array(items)) => enabled_from_list("enabled_scenarios", items.iter().map(as_whole))?,
             Some(v) => {
                 return Err(StrategyError::param(
                     "enabled_scenarios",
@@ -863,7 +864,7 @@ mod tests {
     fn lenient_v1_rules_kept_by_the_spec() {
         let p = MrzParams::from_config(&cfg(
             "H1",
-            json!({"enabled_scenarios": [4, "2", 9, "x", 4.0], "direction_filter": "LONG ",
+            json!({"enabled_scenarios": [4, 2, 4.0], "direction_filter": "LONG ",
                    "max_holding_minutes": null, "intraday_vol_garch_lookback": -3, "scenario6_mode": "weird",
                    "garch_omega": -1.0, "atr_length": 7.0}),
         ))
@@ -875,17 +876,26 @@ mod tests {
         assert_eq!(p.s6_mode, ChainMode::All);
         assert_eq!(p.garch.omega, Some(-1.0));
         assert_eq!(p.atr_length, 7);
-        let all = MrzParams::from_config(&cfg("H1", json!({"enabled_scenarios": []}))).unwrap();
-        assert_eq!(all.enabled, [false, true, true, true, true, true, true]);
         let null = MrzParams::from_config(&cfg("H1", json!({"enabled_scenarios": null}))).unwrap();
-        assert_eq!(null.enabled, all.enabled);
+        assert_eq!(null.enabled, [false, true, true, true, true, true, true]);
+    }
+
+    #[test]
+    fn scenario_lists_name_only_real_scenarios() {
+        for bad in [json!([]), json!([0]), json!([7]), json!([9]), json!([1, "2"]), json!([true]), json!([1.5])] {
+            let e = MrzParams::from_config(&cfg("H1", json!({ "enabled_scenarios": bad }))).unwrap_err();
+            assert_eq!(err_key(e), "enabled_scenarios", "{bad}");
+        }
+        let mut c = cfg("H1", json!({}));
+        c.enabled_scenarios = vec![1, 7];
+        assert_eq!(err_key(MrzParams::from_config(&c).unwrap_err()), "enabled_scenarios");
     }
 
     #[test]
     fn top_level_direction_and_scenarios_apply_without_params() {
         let mut c = cfg("H1", json!({}));
         c.direction_filter = "short".into();
-        c.enabled_scenarios = vec![1, 7];
+        c.enabled_scenarios = vec![1];
         let p = MrzParams::from_config(&c).unwrap();
         assert!(!p.allow_long && p.allow_short);
         assert_eq!(p.enabled, [false, true, false, false, false, false, false]);
@@ -1014,14 +1024,14 @@ mod tests {
         c.params.insert("direction_filter".into(), json!("sideways"));
         let p = MrzParams::from_config(&c).unwrap();
         assert!(p.allow_long && p.allow_short, "anything but long/short is both (§2)");
-        c.params.insert("enabled_scenarios".into(), json!([true, "+3", 3.5, {"n": 1}]));
+        c.params.insert("enabled_scenarios".into(), json!([3, 3.0]));
         assert_eq!(MrzParams::from_config(&c).unwrap().enabled, [false, false, false, true, false, false, false]);
         c.params.insert("direction_filter".into(), json!(1));
         assert_eq!(err_key(MrzParams::from_config(&c).unwrap_err()), "direction_filter");
         let mut c = cfg("H1", json!({"intraday_vol_cluster_window": null, "htf_tf": ""}));
-        c.enabled_scenarios = vec![0, 2, 9];
+        c.enabled_scenarios = vec![2];
         let p = MrzParams::from_config(&c).unwrap();
-        assert_eq!(p.enabled, [false, false, true, false, false, false, false], "out-of-range entries ignored");
+        assert_eq!(p.enabled, [false, false, true, false, false, false, false]);
         assert_eq!((p.vol_window, p.htf_a.tf, p.htf_a.label.as_str()), (240, None, ""));
     }
 }

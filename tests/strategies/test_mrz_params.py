@@ -232,14 +232,15 @@ def test_original_layout_keys_inside_params_override_the_top_level() -> None:
     cfg = parse_config(base)
     assert cfg.scenarios() == [1]
     assert cfg.direction() == "long"
-    cfg = parse_config(
-        {**base, "params": {"enabled_scenarios": [4, "2", 9, 3.0, True, "x"], "direction_filter": " SHORT"}}
-    )
-    assert cfg.scenarios() == [2, 3, 4]  # §2: entries that are not 1..6 are ignored
+    cfg = parse_config({**base, "params": {"enabled_scenarios": [4, 2, 3.0, 4], "direction_filter": " SHORT"}})
+    assert cfg.scenarios() == [2, 3, 4]
     assert cfg.direction_allowed("short")
     assert not cfg.direction_allowed("long")
-    for nothing in (None, [], [0, 7]):  # null, empty or nothing valid → every scenario
-        assert parse_config({**base, "params": {"enabled_scenarios": nothing}}).scenarios() == [1, 2, 3, 4, 5, 6]
+    assert parse_config({**base, "params": {"enabled_scenarios": None}}).scenarios() == [1, 2, 3, 4, 5, 6]
+    # Issue 13: no entry is silently dropped and nothing left is not "all" (V1 ignored them).
+    for bad in ([], [0], [7], [9], [0, 7], [4, "2"], [True], ["x"], [2.5]):
+        with pytest.raises(InvalidConfigError, match=r"params\.enabled_scenarios"):
+            parse_config({**base, "params": {"enabled_scenarios": bad}})
     odd = parse_config({**base, "params": {"direction_filter": "sideways"}})  # §2: anything else = both
     assert odd.direction_allowed("long")
     assert odd.direction_allowed("short")
@@ -277,11 +278,9 @@ def test_normalisation() -> None:
 
 def test_enabled_scenarios_and_direction_filter() -> None:
     base = {"symbol": "EURUSD", "timeframe": "M1"}
-    assert parse_config({**base, "enabled_scenarios": []}).scenarios() == [1, 2, 3, 4, 5, 6]
     assert parse_config({**base, "enabled_scenarios": [4, 2]}).scenarios() == [2, 4]
-    assert parse_config({**base, "enabled_scenarios": [0, 7]}).scenarios() == [1, 2, 3, 4, 5, 6]
-    assert parse_config({**base, "enabled_scenarios": [7, 5]}).scenarios() == [5]
-    for bad in (4, [-1], ["4"], [4.0], [True], None):  # the core's type: a list of unsigned integers
+    # the core's type (a non-empty list of integers >= 1) and MRZ's scenarios 1..6 (issue 13)
+    for bad in (4, [-1], ["4"], [4.0], [True], None, [], [0], [7], [9], [0, 7], [7, 5]):
         with pytest.raises(InvalidConfigError, match="enabled_scenarios"):
             parse_config({**base, "enabled_scenarios": bad})
     for bad_df in ("up", "Long", None):

@@ -84,6 +84,8 @@ def check_unique_columns(table: pa.Table) -> None:
 def check_time_unit(table: pa.Table) -> None:
     """E4004 naming the unit when an integer `timestamp_us` column evidently holds seconds,
     milliseconds or nanoseconds since the epoch (checked on the first two rows: O(1))."""
+    if table.column_names.count("timestamp_us") > 1:
+        raise _bad("schema: duplicate column 'timestamp_us'", column="timestamp_us", check="schema")
     if "timestamp_us" not in table.column_names or table.num_rows == 0:
         return
     col = table.column("timestamp_us")

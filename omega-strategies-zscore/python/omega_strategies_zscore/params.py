@@ -30,6 +30,7 @@ import warnings
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 
+from omega.config import I64_MAX, I64_MIN, model_keys_at, trim, unknown_key_error
 from omega.errors import InvalidConfigError
 from pydantic import (
     BaseModel,
@@ -102,10 +103,11 @@ def _whole_float_to_int(v: Any) -> Any:
 
 
 _Whole = BeforeValidator(_whole_float_to_int)
-Int0 = Annotated[int, _Whole, Field(strict=True, ge=0)]
-Int1 = Annotated[int, _Whole, Field(strict=True, ge=1)]
-Int2 = Annotated[int, _Whole, Field(strict=True, ge=2)]
-AnyInt = Annotated[int, _Whole, Field(strict=True)]
+# Upper bound: the Rust reader reads whole numbers as i64.
+Int0 = Annotated[int, _Whole, Field(strict=True, ge=0, le=I64_MAX)]
+Int1 = Annotated[int, _Whole, Field(strict=True, ge=1, le=I64_MAX)]
+Int2 = Annotated[int, _Whole, Field(strict=True, ge=2, le=I64_MAX)]
+AnyInt = Annotated[int, _Whole, Field(strict=True, ge=I64_MIN, le=I64_MAX)]
 Num = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Num0 = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0)]
 NumPos = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0)]
@@ -115,7 +117,7 @@ Str = Annotated[str, Field(strict=True)]
 
 def normalize_timeframe(value: str, *, allow: tuple[str, ...] = ()) -> str:
     """Trim and upper-case a timeframe name; it must be a known TF or one of ``allow``."""
-    tf = value.strip().upper()
+    tf = trim(value).upper()
     if tf in TIMEFRAME_MINUTES or tf in allow:
         return tf
     allowed = ", ".join(repr(a) for a in [*TIMEFRAME_MINUTES, *allow])
@@ -129,7 +131,7 @@ def is_no_timeframe(tf: str) -> bool:
 
 def default_cluster_window(timeframe: str) -> int:
     """Default ``intraday_vol_cluster_window`` for a primary timeframe (orig: BS:_default_cluster_window)."""
-    tf = timeframe.strip().upper()
+    tf = trim(timeframe).upper()
     if tf == "M5":
         return 300
     if tf == "M15":
@@ -154,7 +156,11 @@ def _first_error_key(err: ValidationError, prefix: str) -> tuple[str, str]:
     return key, f"invalid value for '{key}': {msg} (got {first.get('input')!r})"
 
 
-def _raise_invalid(err: ValidationError, prefix: str) -> InvalidConfigError:
+def _raise_invalid(err: ValidationError, prefix: str, model: type[BaseModel]) -> InvalidConfigError:
+    first = err.errors()[0]
+    if first["type"] == "extra_forbidden":
+        key = _first_error_key(err, prefix)[0]
+        return unknown_key_error(key, model_keys_at(model, tuple(first["loc"])))
     key, message = _first_error_key(err, prefix)
     errors = [
         {"loc": ".".join(str(p) for p in e["loc"]), "type": e["type"], "msg": str(e["msg"])} for e in err.errors()
@@ -193,7 +199,7 @@ class _StrictModel(BaseModel):
                 obj, strict=strict, from_attributes=from_attributes, context=context, **kwargs
             )
         except ValidationError as e:
-            raise _raise_invalid(e, cls._error_prefix) from None
+            raise _raise_invalid(e, cls._error_prefix, cls) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,12 +213,14 @@ def _cast_int(v: Any) -> int | None:
     """V1's ``int(v)`` for an override: booleans 0/1, numbers truncated, integer strings; None = fails."""
     if isinstance(v, bool):
         return int(v)
-    if isinstance(v, int):
+    if isinstance(v, int) and I64_MIN <= v <= I64_MAX:
         return v
-    if isinstance(v, float):
-        return math.trunc(v) if math.isfinite(v) and abs(v) < 9.0e15 else None
-    if isinstance(v, str) and _INT_TEXT.fullmatch(v.strip()):
-        return int(v.strip())
+    if isinstance(v, int | float):  # beyond i64 Rust sees a float
+        f = float(v) if isinstance(v, float) or abs(v) < 2**1024 else math.inf
+        return math.trunc(f) if math.isfinite(f) and abs(f) < 9.0e15 else None
+    if isinstance(v, str) and _INT_TEXT.fullmatch(trim(v)):
+        n = int(trim(v))
+        return n if I64_MIN <= n <= I64_MAX else None
     return None
 
 
@@ -221,17 +229,19 @@ def _cast_float(v: Any) -> float | None:
     f: float | None = None
     if isinstance(v, bool):
         f = 1.0 if v else 0.0
-    elif isinstance(v, int | float):
-        f = float(v)
-    elif isinstance(v, str) and _FLOAT_TEXT.fullmatch(v.strip()):
-        f = float(v.strip())
+    elif isinstance(v, float):
+        f = v
+    elif isinstance(v, int):
+        f = float(v) if abs(v) < 2**1024 else math.inf
+    elif isinstance(v, str) and _FLOAT_TEXT.fullmatch(trim(v)):
+        f = float(trim(v))
     return f if f is not None and math.isfinite(f) else None
 
 
 def _s6_name(raw: str, primary: str) -> str:
     """A scenario-6 timeframe name: trimmed, upper-cased, ``PRIMARY`` → the primary timeframe."""
-    up = raw.strip().upper()
-    return primary.strip().upper() if up == "PRIMARY" else up
+    up = trim(raw).upper()
+    return trim(primary).upper() if up == "PRIMARY" else up
 
 
 class S6Resolved(BaseModel):
@@ -252,8 +262,26 @@ class S6Resolved(BaseModel):
 
 
 def _parse_enabled(v: Any) -> list[int]:
-    """V1's scenario list: entries that are not whole numbers 1..6 (or integer strings) are ignored;
-    nothing left (or null) means every scenario. Booleans are ignored, as the Rust port does."""
+    """A scenario list: whole numbers 1..6, at least one (issue 13: no entry is silently dropped,
+    an empty list is not "all"); null means every scenario."""
+    if v is None:
+        return list(ALL_SCENARIOS)
+    if not isinstance(v, list):
+        raise ValueError("must be a list of scenario numbers")
+    if not v:
+        raise ValueError("must name at least one scenario (1..6)")
+    found: set[int] = set()
+    for e in v:
+        n = None if isinstance(e, bool) else _whole_float_to_int(e)
+        if not isinstance(n, int) or not 1 <= n <= 6:
+            raise ValueError(f"{e!r} is not a scenario number (1..6)")
+        found.add(n)
+    return sorted(found)
+
+
+def _lenient_enabled(v: Any) -> list[int]:
+    """V1's scenario list (original layout only): entries that are not whole numbers 1..6 (or
+    integer strings) are ignored; nothing left (or null) means every scenario."""
     if v is None:
         return list(ALL_SCENARIOS)
     if not isinstance(v, list):
@@ -262,7 +290,7 @@ def _parse_enabled(v: Any) -> list[int]:
     for e in v:
         n: int | None = None
         if isinstance(e, str):
-            n = int(e.strip()) if _INT_TEXT.fullmatch(e.strip()) else None
+            n = int(trim(e)) if _INT_TEXT.fullmatch(trim(e)) else None
         elif not isinstance(e, bool):
             w = _whole_float_to_int(e)
             n = w if isinstance(w, int) else None
@@ -375,7 +403,7 @@ class MrzParams(_StrictModel):
     @field_validator("direction_filter")
     @classmethod
     def _direction(cls, v: str | None) -> str | None:
-        return None if v is None else v.strip().lower()
+        return None if v is None else trim(v).lower()
 
     @field_validator("htf_tf")
     @classmethod
@@ -390,7 +418,7 @@ class MrzParams(_StrictModel):
     @field_validator("htf_filter", "extra_htf_filter")
     @classmethod
     def _norm_filter(cls, v: str) -> str:
-        mode = v.strip().lower()
+        mode = trim(v).lower()
         if mode not in _HTF_MODES:
             raise ValueError(f"must be one of {', '.join(_HTF_MODES)}")
         return mode
@@ -398,7 +426,7 @@ class MrzParams(_StrictModel):
     @field_validator("intraday_vol_feature")
     @classmethod
     def _norm_feature(cls, v: str) -> str:
-        feat = v.strip().lower()
+        feat = trim(v).lower()
         if feat not in ("garch_forecast", "atr_points"):
             raise ValueError("must be 'garch_forecast' or 'atr_points'")
         return feat
@@ -406,12 +434,12 @@ class MrzParams(_StrictModel):
     @field_validator("intraday_vol_allowed")
     @classmethod
     def _norm_allowed(cls, v: list[str]) -> list[str]:
-        return [s.strip().lower() for s in v]
+        return [trim(s).lower() for s in v]
 
     @field_validator("scenario6_mode")
     @classmethod
     def _norm_s6_mode(cls, v: str) -> str:
-        return "any" if v.strip().lower() == "any" else "all"  # §2: anything else = all
+        return "any" if trim(v).lower() == "any" else "all"  # §2: anything else = all
 
     @field_validator("scenario6_timeframes", mode="before")
     @classmethod
@@ -425,7 +453,7 @@ class MrzParams(_StrictModel):
     def _norm_s6_tfs(cls, v: list[str]) -> list[str]:
         out: list[str] = []
         for raw in v:
-            if not raw.strip():
+            if not trim(raw):
                 continue
             tf = normalize_timeframe(raw, allow=("PRIMARY",))
             if tf not in out:
@@ -450,7 +478,7 @@ class MrzParams(_StrictModel):
         """Filter B timeframe with AUTO resolved (M5→H1, M15/M30→H4, otherwise NONE)."""
         if self.extra_htf_tf != "AUTO":
             return self.extra_htf_tf
-        p = primary.strip().upper()
+        p = trim(primary).upper()
         if p == "M5":
             return "H1"
         if p in ("M15", "M30"):
@@ -537,8 +565,8 @@ class MrzConfig(_StrictModel):
 
     symbol: Str
     timeframe: Str
-    #: Scenario numbers; entries outside 1..6 are ignored and nothing left means all (§2).
-    enabled_scenarios: Annotated[list[Annotated[int, Field(strict=True, ge=0)]], Field(strict=True)] = Field(
+    #: Scenario numbers 1..6, at least one.
+    enabled_scenarios: Annotated[list[Annotated[int, Field(strict=True, ge=1, le=6)]], Field(min_length=1)] = Field(
         default_factory=lambda: list(ALL_SCENARIOS)
     )
     direction_filter: Literal["long", "short", "both"] = "both"
@@ -549,7 +577,7 @@ class MrzConfig(_StrictModel):
     @field_validator("symbol")
     @classmethod
     def _symbol(cls, v: str) -> str:
-        if not v.strip():
+        if not trim(v):
             raise ValueError("must not be empty")
         return v
 
@@ -562,7 +590,7 @@ class MrzConfig(_StrictModel):
         """Effective enabled scenarios: ``params.enabled_scenarios`` if given, else the top level."""
         if self.params.enabled_scenarios is not None:
             return list(self.params.enabled_scenarios)
-        return _parse_enabled(list(self.enabled_scenarios))
+        return sorted(set(self.enabled_scenarios))
 
     def direction(self) -> str:
         """Effective direction filter: ``params.direction_filter`` if given, else the top level."""
@@ -793,19 +821,19 @@ def from_original_config(cfg: dict[str, Any]) -> dict[str, Any]:
         raise _bad(f"timeframes.{sorted(extra)[0]}", "unknown key")
     timeframe = raw_params.pop("timeframe", timeframes.get("primary"))
     if isinstance(timeframe, str):
-        timeframe = timeframe.strip().upper()
+        timeframe = trim(timeframe).upper()
 
     out: dict[str, Any] = {"symbol": symbol, "timeframe": timeframe}
     if "enabled_scenarios" in raw_params:
         try:  # §2 list rules; a scalar is an error (§7 #17)
-            out["enabled_scenarios"] = _parse_enabled(raw_params.pop("enabled_scenarios"))
+            out["enabled_scenarios"] = _lenient_enabled(raw_params.pop("enabled_scenarios"))
         except ValueError as e:
             raise _bad("enabled_scenarios", str(e)) from None
     if "direction_filter" in raw_params:
         df = raw_params.pop("direction_filter")
         if not isinstance(df, str):
             raise _bad("direction_filter", f"must be a string, got {df!r}")
-        d = df.strip().lower()
+        d = trim(df).lower()
         if d not in ("long", "short", "both"):
             warnings.warn(f"direction_filter {df!r} means both (spec §2)", MrzConfigWarning, stacklevel=2)
             d = "both"

@@ -245,7 +245,9 @@ fn params_from_py(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<serde_json:
 
 fn engine_from_py(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<core::EngineConfig> {
     let value = py_to_json(py, d.as_any(), "engine")?;
-    serde_json::from_value(value).map_err(|e| err(py, StrategyError::param("engine", e.to_string())))
+    // Through `from_json`, the one reader: its errors name the key (`engine.start_time_us`).
+    let wrapped = serde_json::json!({"symbol": "X", "timeframe": "M1", "engine": value});
+    core::StrategyConfig::from_json(&wrapped.to_string()).map(|c| c.engine).map_err(|e| err(py, e))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -8,6 +8,10 @@ use crate::error::{Result, StrategyError};
 use crate::instruments::{valid_code, SwapMode, Weekday};
 use crate::types::Timeframe;
 
+/// Deepest nesting of a config: the config object is level 1, `params` level 2 (the Python
+/// `omega.config.MAX_CONFIG_DEPTH` is the same number; tests/test_config_rules.py checks it).
+pub const MAX_CONFIG_DEPTH: usize = 64;
+
 fn default_scenarios() -> Vec<u32> {
     vec![1, 2, 3, 4, 5, 6]
 }
@@ -50,10 +54,22 @@ impl StrategyConfig {
         }
     }
 
-    /// Parse and validate JSON (E4002 on any problem).
+    /// Parse and validate JSON (E4002 on any problem, naming the key serde rejected).
     pub fn from_json(json: &str) -> Result<Self> {
-        let cfg: StrategyConfig =
+        let value: serde_json::Value =
             serde_json::from_str(json).map_err(|e| StrategyError::config(format!("config JSON: {e}")))?;
+        let template = serde_json::to_value(StrategyConfig::new("X", "M1"))
+            .map_err(|e| StrategyError::InternalError { reason: format!("config template: {e}") })?;
+        sections_are_objects(&value, &template, "")?;
+        let cfg: StrategyConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || inner.is_syntax() || inner.is_eof() {
+                StrategyError::config(format!("config JSON: {inner}"))
+            } else {
+                StrategyError::param(path, format!("config JSON: {inner}"))
+            }
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -84,6 +100,20 @@ impl StrategyConfig {
             return Err(StrategyError::param("symbol", "must not be empty"));
         }
         self.primary_timeframe()?;
+        if self.enabled_scenarios.is_empty() {
+            return Err(StrategyError::param("enabled_scenarios", "must name at least one scenario"));
+        }
+        if let Some(n) = self.enabled_scenarios.iter().find(|n| **n == 0) {
+            return Err(StrategyError::param("enabled_scenarios", format!("{n} is not a scenario number (>= 1)")));
+        }
+        for (key, value) in &self.params {
+            if let Some(path) = too_deep(value, 3) {
+                return Err(StrategyError::param(
+                    format!("params.{key}{path}"),
+                    format!("nested deeper than {MAX_CONFIG_DEPTH} levels"),
+                ));
+            }
+        }
         if !matches!(self.direction_filter.as_str(), "long" | "short" | "both") {
             return Err(StrategyError::param(
                 "direction_filter",
@@ -92,6 +122,41 @@ impl StrategyConfig {
         }
         self.engine.validate()
     }
+}
+
+/// serde also reads a struct from a JSON array (fields by position): `"engine": []` or
+/// `"symbol_spec": ["EUR", "USD"]` would pass. A key whose default is an object must be one.
+fn sections_are_objects(value: &serde_json::Value, template: &serde_json::Value, path: &str) -> Result<()> {
+    let (Some(given), Some(tpl)) = (value.as_object(), template.as_object()) else { return Ok(()) };
+    for (key, default) in tpl {
+        let (Some(v), true) = (given.get(key), default.is_object()) else { continue };
+        let key_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+        if !v.is_object() {
+            return Err(StrategyError::param(key_path, "must be an object"));
+        }
+        sections_are_objects(v, default, &key_path)?;
+    }
+    Ok(())
+}
+
+/// The path below `value` (at nesting `level`) where containers go deeper than
+/// [`MAX_CONFIG_DEPTH`], if they do. Iterative: the value may be as deep as serde allowed.
+fn too_deep(value: &serde_json::Value, level: usize) -> Option<String> {
+    let mut stack = vec![(value, level, String::new())];
+    while let Some((v, depth, path)) = stack.pop() {
+        let children: Vec<(String, &serde_json::Value)> = match v {
+            serde_json::Value::Array(items) => items.iter().enumerate().map(|(i, x)| (i.to_string(), x)).collect(),
+            serde_json::Value::Object(map) => map.iter().map(|(k, x)| (k.clone(), x)).collect(),
+            _ => continue,
+        };
+        if depth > MAX_CONFIG_DEPTH {
+            return Some(path);
+        }
+        for (k, child) in children {
+            stack.push((child, depth + 1, format!("{path}.{k}")));
+        }
+    }
+    None
 }
 
 /// How position size is chosen.
@@ -363,6 +428,35 @@ mod tests {
             StrategyConfig::from_json(r#"{"symbol":"X","timeframe":"M1","engine":{"sessions":[["25:00","01:00"]]}}"#)
                 .unwrap_err();
         assert!(e.to_string().contains("sessions"));
+    }
+
+    #[test]
+    fn sections_must_be_objects_and_errors_name_the_key() {
+        for (json, key) in [
+            (r#"{"symbol":"EURUSD","timeframe":"M1","engine":[]}"#, "engine"),
+            (r#"{"symbol":"EURUSD","timeframe":"M1","engine":{"symbol_spec":["EUR","USD"]}}"#, "engine.symbol_spec"),
+            (r#"{"symbol":"EURUSD","timeframe":"M1","params":[]}"#, "params"),
+            (
+                r#"{"symbol":"EURUSD","timeframe":"M1","engine":{"start_time_us":1180591620717411303424}}"#,
+                "engine.start_time_us",
+            ),
+            (r#"{"symbol":"EURUSD","timeframe":"M1","enabled_scenarios":[]}"#, "enabled_scenarios"),
+            (r#"{"symbol":"EURUSD","timeframe":"M1","enabled_scenarios":[0]}"#, "enabled_scenarios"),
+        ] {
+            match StrategyConfig::from_json(json).unwrap_err() {
+                StrategyError::InvalidParameter { name, .. } => assert_eq!(name, key, "{json}"),
+                other => panic!("{json}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn depth_limit() {
+        let nest = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+        let cfg =
+            |levels: usize| format!(r#"{{"symbol":"EURUSD","timeframe":"M1","params":{{"x":{}}}}}"#, nest(levels));
+        assert!(StrategyConfig::from_json(&cfg(MAX_CONFIG_DEPTH - 2)).is_ok());
+        assert_eq!(StrategyConfig::from_json(&cfg(MAX_CONFIG_DEPTH - 1)).unwrap_err().code(), "E4002");
     }
 
     #[test]

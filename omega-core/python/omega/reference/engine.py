@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
+from pydantic import ValidationError
 
+from omega.config import BacktestConfig, config_error
 from omega.errors import (
     InsufficientDataError,
     InvalidConfigError,
@@ -25,8 +27,7 @@ from omega.errors import (
     StrategyPanicError,
     config_warning_error,
 )
-from omega.instruments import FIELDS as INSTRUMENT_FIELDS
-from omega.instruments import SWAP_MODES, WEEKDAYS, Instrument
+from omega.instruments import Instrument
 from omega.instruments import resolve as resolve_instrument
 from omega.reference.account import Margin, Swaps
 from omega.reference.cache import IndicatorCache, MarketHost
@@ -51,227 +52,32 @@ from omega.reference.types import (
     TradeSignal,
 )
 
-__all__ = ["DEFAULT_ENGINE", "parse_config", "run_backtest", "run_reference_backtest", "strategy_name"]
+__all__ = ["parse_config", "run_backtest", "run_reference_backtest", "strategy_name"]
 
 _MINUTE_US = 60_000_000
 PROGRESS_EVERY = 4096
 """Bars between two calls of a run's progress callback."""
-_U32 = 2**32
-_U64 = 2**64
-_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
-_TIMEFRAMES = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
 _TF_MINUTES = {"M1": 1, "M5": 5, "M15": 15, "M30": 30, "H1": 60, "H4": 240, "D1": 1440}
 
 # --- configuration ---------------------------------------------------------------------------------
 
-#: Defaults of the ``engine`` section (Rust ``EngineConfig::default``).
-DEFAULT_ENGINE: dict[str, Any] = {
-    "initial_balance": 100_000.0,
-    "account_currency": "USD",
-    "sizing": "risk",
-    "fill": "signal_close",
-    "risk_per_trade": 100.0,
-    "fixed_lots": 1.0,
-    "symbol_spec": {field: None for field in INSTRUMENT_FIELDS if field != "symbol"},
-    "costs": {
-        "commission_per_lot": 0.0,
-        "commission_per_million": 0.0,
-        "slippage_fixed_pips": 0.0,
-        "slippage_random_pips": 0.0,
-        "pip_buffer_factor": 0.0,
-    },
-    "quote_to_account_rate": None,
-    "seed": 42,
-    "max_open_positions": 1,
-    "allow_same_bar_reentry": False,
-    "close_at_end": True,
-    "allow_crossed_quotes": False,
-    "sessions": [],
-    "cooldown_candles": 0,
-    "cooldown_minutes": 0.0,
-    "cooldown_minutes_trade": 0.0,
-    "start_time_us": None,
-    "htf_anchor": "utc",
-    # account: swaps and margin (docs/engine.md "Swaps", "Margin and stop-out")
-    "swaps": True,
-    "margin": True,
-    "stop_out_level": 0.5,
-}
-
-_SPEC_NUMBERS = (
-    "pip_size",
-    "contract_size",
-    "lot_step",
-    "min_lot",
-    "max_lot",
-    "margin_rate",
-    "swap_long",
-    "swap_short",
-)
-
-_TOP_KEYS = ("symbol", "timeframe", "enabled_scenarios", "direction_filter", "params", "engine")
-
 
 def _bad_key(path: str, reason: str) -> InvalidConfigError:
-    return InvalidConfigError(f"invalid parameter '{path}': {reason}", {"name": path})
-
-
-def _number(path: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise _bad_key(path, f"expected a number, got {v!r}")
-    return float(v)
-
-
-def _integer(path: str, v: Any, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v < hi:
-        raise _bad_key(path, f"expected an integer in [{lo}, {hi}), got {v!r}")
-    return int(v)
-
-
-def _flag(path: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise _bad_key(path, f"expected true or false, got {v!r}")
-    return v
-
-
-def _text(path: str, v: Any) -> str:
-    if not isinstance(v, str):
-        raise _bad_key(path, f"expected a string, got {v!r}")
-    return v
-
-
-def _section(path: str, given: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(given, Mapping):
-        raise _bad_key(path, f"expected an object, got {type(given).__name__}")
-    for key in given:
-        if key not in defaults:
-            raise InvalidConfigError(f"invalid configuration: unknown key '{path}.{key}'", {"name": f"{path}.{key}"})
-    return {**copy.deepcopy(dict(defaults)), **dict(given)}
-
-
-def _positive(path: str, v: float) -> None:
-    if not (math.isfinite(v) and v > 0.0):
-        raise _bad_key(path, f"must be a finite number > 0, got {v}")
-
-
-def _nonnegative(path: str, v: float) -> None:
-    if not (math.isfinite(v) and v >= 0.0):
-        raise _bad_key(path, f"must be a finite number >= 0, got {v}")
-
-
-def _parse_engine(given: Any) -> dict[str, Any]:
-    e = _section("engine", given, DEFAULT_ENGINE)
-    spec = _section("engine.symbol_spec", e["symbol_spec"], DEFAULT_ENGINE["symbol_spec"])
-    costs = _section("engine.costs", e["costs"], DEFAULT_ENGINE["costs"])
-    # Types first (as serde does while parsing) …
-    for key in ("initial_balance", "risk_per_trade", "fixed_lots"):
-        e[key] = _number(f"engine.{key}", e[key])
-    if e["quote_to_account_rate"] is not None:
-        e["quote_to_account_rate"] = _number("engine.quote_to_account_rate", e["quote_to_account_rate"])
-    for key in ("cooldown_minutes", "cooldown_minutes_trade"):
-        e[key] = _number(f"engine.{key}", e[key])
-    e["account_currency"] = _text("engine.account_currency", e["account_currency"])
-    if e["sizing"] not in ("risk", "fixed"):
-        raise _bad_key("engine.sizing", f"expected 'risk' or 'fixed', got {e['sizing']!r}")
-    if e["fill"] not in ("signal_close", "next_open"):
-        raise _bad_key("engine.fill", f"expected 'signal_close' or 'next_open', got {e['fill']!r}")
-    if e["htf_anchor"] not in ("utc", "new_york_1700"):
-        raise _bad_key("engine.htf_anchor", f"expected 'utc' or 'new_york_1700', got {e['htf_anchor']!r}")
-    e["seed"] = _integer("engine.seed", e["seed"], 0, _U64)
-    e["max_open_positions"] = _integer("engine.max_open_positions", e["max_open_positions"], 0, _U32)
-    e["cooldown_candles"] = _integer("engine.cooldown_candles", e["cooldown_candles"], 0, _U32)
-    for key in ("allow_same_bar_reentry", "close_at_end", "allow_crossed_quotes", "swaps", "margin"):
-        e[key] = _flag(f"engine.{key}", e[key])
-    e["stop_out_level"] = _number("engine.stop_out_level", e["stop_out_level"])
-    if e["start_time_us"] is not None:
-        e["start_time_us"] = _integer("engine.start_time_us", e["start_time_us"], _I64_MIN, _I64_MAX + 1)
-    sessions = e["sessions"]
-    if not isinstance(sessions, list | tuple) or not all(
-        isinstance(w, list | tuple) and len(w) == 2 and all(isinstance(x, str) for x in w) for w in sessions
-    ):
-        raise _bad_key("engine.sessions", f'expected a list of ["HH:MM", "HH:MM"] pairs, got {sessions!r}')
-    e["sessions"] = [[str(a), str(b)] for a, b in sessions]
-    for key in _SPEC_NUMBERS:
-        if spec[key] is not None:
-            spec[key] = _number(f"engine.symbol_spec.{key}", spec[key])
-    for key in ("base", "quote"):
-        if spec[key] is not None:
-            spec[key] = _text(f"engine.symbol_spec.{key}", spec[key])
-    if spec["digits"] is not None:
-        spec["digits"] = _integer("engine.symbol_spec.digits", spec["digits"], 0, _U32)
-    for key, allowed in (("swap_mode", SWAP_MODES), ("triple_swap_weekday", WEEKDAYS)):
-        if spec[key] is not None and spec[key] not in allowed:
-            raise _bad_key(f"engine.symbol_spec.{key}", f"expected one of {', '.join(allowed)}, got {spec[key]!r}")
-    for key in DEFAULT_ENGINE["costs"]:
-        costs[key] = _number(f"engine.costs.{key}", costs[key])
-    e["symbol_spec"], e["costs"] = spec, costs
-    # … then ranges, in the order of the Rust `EngineConfig::validate`.
-    for key in ("initial_balance", "risk_per_trade", "fixed_lots"):
-        _positive(f"engine.{key}", e[key])
-    if e["quote_to_account_rate"] is not None:
-        _positive("engine.quote_to_account_rate", e["quote_to_account_rate"])
-    account = e["account_currency"]
-    if not (0 < len(account) <= 12 and all(c.isascii() and (c.isupper() or c.isdigit()) for c in account)):
-        raise _bad_key("engine.account_currency", f"'{account}' is not an upper-case currency code such as USD")
-    for key in ("pip_size", "contract_size", "lot_step", "min_lot", "max_lot", "margin_rate"):
-        if spec[key] is not None:
-            _positive(f"engine.symbol_spec.{key}", spec[key])
-    if spec["min_lot"] is not None and spec["max_lot"] is not None and spec["max_lot"] < spec["min_lot"]:
-        raise _bad_key("engine.symbol_spec.max_lot", "must be >= min_lot")
-    for key in DEFAULT_ENGINE["costs"]:
-        _nonnegative(f"engine.costs.{key}", costs[key])
-    _nonnegative("engine.cooldown_minutes", e["cooldown_minutes"])
-    _nonnegative("engine.cooldown_minutes_trade", e["cooldown_minutes_trade"])
-    _nonnegative("engine.stop_out_level", e["stop_out_level"])
-    if e["max_open_positions"] == 0:
-        raise _bad_key("engine.max_open_positions", "must be >= 1")
-    for a, b in e["sessions"]:
-        try:
-            parse_hhmm(a)
-            parse_hhmm(b)
-        except InvalidConfigError:
-            raise _bad_key("engine.sessions", f"bad window [{a!r}, {b!r}], want HH:MM") from None
-    return e
+    return InvalidConfigError(f"invalid parameter '{path}': {reason}", {"key": path})
 
 
 def parse_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a run config (JSON layout of the Rust ``StrategyConfig``) and fill in every default.
 
-    Raises ``InvalidConfigError`` (E4002) naming the offending key, including unknown keys.
+    The rules are those of `omega.config.BacktestConfig` (one table for the API and this backend;
+    docs/config.md): raises ``InvalidConfigError`` (E4002) naming the offending key.
     """
     if not isinstance(config, Mapping):
         raise InvalidConfigError(f"invalid configuration: expected an object, got {type(config).__name__}")
-    for key in config:
-        if key not in _TOP_KEYS:
-            raise InvalidConfigError(f"invalid configuration: unknown key '{key}'", {"name": str(key)})
-    for key in ("symbol", "timeframe"):
-        if key not in config:
-            raise InvalidConfigError(f"invalid configuration: missing key '{key}'", {"name": key})
-    symbol = _text("symbol", config["symbol"])
-    timeframe = _text("timeframe", config["timeframe"])
-    scenarios = config.get("enabled_scenarios", [1, 2, 3, 4, 5, 6])
-    if not isinstance(scenarios, list | tuple):
-        raise _bad_key("enabled_scenarios", f"expected a list of integers, got {scenarios!r}")
-    scenarios = [_integer("enabled_scenarios", s, 0, _U32) for s in scenarios]
-    direction_filter = _text("direction_filter", config.get("direction_filter", "both"))
-    params = config.get("params", {})
-    if not isinstance(params, Mapping):
-        raise _bad_key("params", f"expected an object, got {type(params).__name__}")
-    engine = _parse_engine(config.get("engine", {}))
-    if symbol.strip() == "":
-        raise _bad_key("symbol", "must not be empty")
-    if timeframe.strip().upper() not in _TIMEFRAMES:
-        raise _bad_key("timeframe", f"unknown timeframe '{timeframe}'")
-    if direction_filter not in ("long", "short", "both"):
-        raise _bad_key("direction_filter", f"'{direction_filter}' is not one of long, short, both")
-    return {
-        "symbol": symbol,
-        "timeframe": timeframe,
-        "enabled_scenarios": scenarios,
-        "direction_filter": direction_filter,
-        "params": copy.deepcopy(dict(params)),
-        "engine": engine,
-    }
+    try:
+        return BacktestConfig.model_validate(dict(config)).to_dict()
+    except ValidationError as e:
+        raise config_error(e) from e
 
 
 # --- strategy calls --------------------------------------------------------------------------------

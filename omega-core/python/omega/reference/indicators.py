@@ -65,9 +65,13 @@ def _fmax(a: float, b: float) -> float:
     return a if a > b else b
 
 
+MAX_WHOLE = 2.0**53
+"""Largest window/period (Rust `compute::MAX_WHOLE`): beyond 2^53 whole numbers are not exact in a float."""
+
+
 def _whole(value: float, name: str, minimum: int) -> int:
-    """A whole-number parameter >= ``minimum`` (E4003 otherwise)."""
-    if not (math.isfinite(value) and value == math.floor(value) and value >= minimum):
+    """A whole-number parameter in ``[minimum, 2^53]`` (E4003 otherwise)."""
+    if not (math.isfinite(value) and value == math.floor(value) and minimum <= value <= MAX_WHOLE):
         raise IndicatorNotAvailableError(
             f"parameter {name} must be a whole number >= {minimum}, got {value!r}", {name: value}
         )

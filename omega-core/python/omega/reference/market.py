@@ -37,9 +37,9 @@ ANCHORS: tuple[str, ...] = ("utc", "new_york_1700")
 _MINUTE_US = 60_000_000
 _HOUR_US = 3_600_000_000
 _DAY_US = 86_400_000_000
-#: Bar open times must lie in years 1–9999 (the core's `MIN_TIMESTAMP_US`/`MAX_TIMESTAMP_US`).
+#: Bar open times must lie in 0001-01-01 .. 9999-12-31T00:00Z (the core's `MIN_TIMESTAMP_US`/`MAX_TIMESTAMP_US`).
 MIN_TIMESTAMP_US = -62_135_596_800_000_000
-MAX_TIMESTAMP_US = 253_402_300_799_999_999
+MAX_TIMESTAMP_US = 253_402_214_400_000_000
 _UNIT_US = {"s": (1_000_000, 1), "ms": (1_000, 1), "us": (1, 1), "ns": (1, 1_000)}
 
 
@@ -184,12 +184,12 @@ def _validated(
     for name in PRICE_COLUMNS:
         if len(price[name]) != n:
             raise _bad("ragged", f"{len(price[name])} values but timestamp_us has {n}", name, min(n, len(price[name])))
-    # timestamps within years 1-9999, strictly increasing
+    # timestamps within the calendar range (the core's bounds), strictly increasing
     for i in range(n):
         if not (MIN_TIMESTAMP_US <= ts[i] <= MAX_TIMESTAMP_US):
             raise _bad(
                 "timestamps",
-                f"{ts[i]} is outside years 1-9999 ({MIN_TIMESTAMP_US}..={MAX_TIMESTAMP_US} µs)",
+                f"{ts[i]} is outside 0001-01-01 .. 9999-12-31 UTC ({MIN_TIMESTAMP_US}..={MAX_TIMESTAMP_US} µs)",
                 "timestamp_us",
                 i,
             )

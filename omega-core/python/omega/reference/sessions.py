@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from omega.config import parse_hhmm as hhmm_minutes
 from omega.errors import InvalidConfigError
 
 _MINUTE_US = 60_000_000
@@ -19,18 +20,16 @@ def minute_of_day_utc(ts_us: int) -> int:
 
 
 def parse_hhmm(s: str) -> int:
-    """Minutes after midnight of an ``"HH:MM"`` string (E4002 if malformed or out of range)."""
+    """Minutes after midnight of an ``"HH:MM"`` string (E4002 if malformed or out of range).
+
+    The rule is `omega.config.parse_hhmm` (the same as the Rust `parse_hhmm`).
+    """
     if not isinstance(s, str):
         raise InvalidConfigError(f"session time must be a string 'HH:MM', got {s!r}", {"value": repr(s)})
-    parts = s.strip().split(":")
-    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts) or len(parts[1]) != 2:
-        raise InvalidConfigError(f"session time must be 'HH:MM', got {s!r}", {"value": s})
-    if len(parts[0]) not in (1, 2):
-        raise InvalidConfigError(f"session time must be 'HH:MM', got {s!r}", {"value": s})
-    hh, mm = int(parts[0]), int(parts[1])
-    if hh > 23 or mm > 59:
-        raise InvalidConfigError(f"session time out of range: {s!r}", {"value": s})
-    return hh * 60 + mm
+    minutes = hhmm_minutes(s)
+    if minutes is None:
+        raise InvalidConfigError(f"session time must be 'HH:MM' (00:00 to 23:59), got {s!r}", {"value": s})
+    return minutes
 
 
 def in_window(a: int, b: int, minute: int) -> bool:

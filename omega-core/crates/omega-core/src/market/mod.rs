@@ -77,8 +77,9 @@ pub const PRICE_COLUMNS: [&str; 10] = [
 /// every result table) can show, and every time computation on them (close times, New York DST
 /// bins, daily equity) stays far from the ends of `i64`. The reference checks the same bounds.
 pub const MIN_TIMESTAMP_US: i64 = -62_135_596_800_000_000;
-/// Latest bar open time, 9999-12-31T23:59:59.999999Z (see [`MIN_TIMESTAMP_US`]).
-pub const MAX_TIMESTAMP_US: i64 = 253_402_300_799_999_999;
+/// Latest bar open time, 9999-12-31T00:00:00Z: the longest bar (D1) opened then closes by the start
+/// of year 10000 (see [`MIN_TIMESTAMP_US`]).
+pub const MAX_TIMESTAMP_US: i64 = 253_402_214_400_000_000;
 
 /// Smallest allowed distance between two bar opens: the bar length, one hour less for H4 and D1
 /// (New-York-anchored bins are an hour shorter on a DST switch). Catches a config whose timeframe
@@ -182,7 +183,7 @@ impl MarketData {
     }
 
     /// Validate once (E4004 naming the first offending row): non-empty, equal lengths, timestamps
-    /// within years 1–9999 ([`MIN_TIMESTAMP_US`]..=[`MAX_TIMESTAMP_US`]), strictly increasing and at
+    /// within 0001-01-01 .. 9999-12-31 ([`MIN_TIMESTAMP_US`]..=[`MAX_TIMESTAMP_US`]), strictly increasing and at
     /// least `min_bar_spacing_us` apart, finite prices and volumes >= 0, low <= open,close <= high on both
     /// sides, and ask.close >= bid.close unless crossed quotes are allowed.
     pub fn validate(&self, allow_crossed_quotes: bool) -> Result<()> {
@@ -203,7 +204,7 @@ impl MarketData {
         for i in 0..n {
             if !(MIN_TIMESTAMP_US..=MAX_TIMESTAMP_US).contains(&ts[i]) {
                 return Err(StrategyError::data(format!(
-                    "timestamp_us at row {i}: {} is outside years 1-9999 ({MIN_TIMESTAMP_US}..={MAX_TIMESTAMP_US} µs)",
+                    "timestamp_us at row {i}: {} is outside 0001-01-01 .. 9999-12-31 UTC ({MIN_TIMESTAMP_US}..={MAX_TIMESTAMP_US} µs)",
                     ts[i]
                 )));
             }
@@ -275,7 +276,7 @@ mod tests {
         for ts in [vec![MIN_TIMESTAMP_US - 1, 0], vec![0, MAX_TIMESTAMP_US + 1], vec![i64::MIN, i64::MAX]] {
             let e = bars(Timeframe::M1, ts).unwrap_err();
             assert_eq!(e.code(), "E4004");
-            assert!(e.to_string().contains("outside years 1-9999"), "{e}");
+            assert!(e.to_string().contains("outside 0001-01-01 .. 9999-12-31"), "{e}");
         }
     }
 
