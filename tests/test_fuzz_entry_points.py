@@ -280,7 +280,7 @@ def test_bar_times_are_bounded_to_years_1_to_9999(native: Any, times: list[int],
         if accepted:
             check()
         else:
-            with pytest.raises(omega.InsufficientDataError, match="outside 0001-01-01 .. 9999-12-31"):
+            with pytest.raises(omega.InsufficientDataError, match=r"outside 0001-01-01 \.\. 9999-12-31"):
                 check()
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -26,8 +27,12 @@ from omega.data import generate_market
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
 
-SIGNAL_AFTER_S = 0.3
-"""When the timer interrupts a call: long after it entered native code, long before it could end."""
+SIGNAL_AFTER_S = 0.05
+"""How long after the call entered native code (`native_call_count` moved) the signal comes: the
+call is then inside its bar loop, and far from its end (an uninterrupted run takes much longer)."""
+
+UNARMED_DELAY_S = 0.3
+"""The delay for calls that do not count as native calls (indicator work), from the call's start."""
 
 TILE_BARS = 100_000
 COPIES = 40
@@ -59,25 +64,43 @@ def default_sigint_handler() -> Iterator[None]:
     signal.signal(signal.SIGINT, previous)
 
 
-def interrupted(call: Callable[[], Any]) -> BaseException | None:
-    """Run `call` with SIGINT sent to the main thread after `SIGNAL_AFTER_S`; what it raised, or
-    None when it returned first (a late signal is absorbed here, not left to hit the test runner)."""
+def interrupted(call: Callable[[], Any], entered: Callable[[], bool] | None = None) -> BaseException | None:
+    """Run `call` with SIGINT sent to the main thread `SIGNAL_AFTER_S` after `entered()` turns true
+    (or `UNARMED_DELAY_S` after the start without it); what `call` raised, or None when it returned
+    first (a late signal is absorbed here, not left to hit the test runner). Waiting for the entry
+    instead of a fixed delay keeps the test independent of how fast this machine runs the call."""
     main = threading.main_thread().ident
     assert main is not None
     assert threading.get_ident() == main, "signals reach the main thread only"
-    timer = threading.Timer(SIGNAL_AFTER_S, signal.pthread_kill, (main, signal.SIGINT))
+    finished = threading.Event()
+
+    def fire() -> None:
+        if entered is not None:
+            give_up = time.monotonic() + 60
+            while not entered() and not finished.is_set() and time.monotonic() < give_up:
+                time.sleep(0.001)
+        if not finished.wait(SIGNAL_AFTER_S if entered is not None else UNARMED_DELAY_S):
+            signal.pthread_kill(main, signal.SIGINT)
+
+    sender = threading.Thread(target=fire, daemon=True)
     raised: BaseException | None = None
     try:
-        timer.start()
+        sender.start()
         try:
             call()
         except BaseException as e:  # a PanicException is a BaseException: report it too
             raised = e
-        timer.cancel()
-        timer.join()
+        finished.set()
+        sender.join()
     except KeyboardInterrupt as late:  # sent just as the call returned: its handler ran here
         raised = raised or late
     return raised
+
+
+def entry_of(native: ModuleType) -> Callable[[], bool]:
+    """True once the process has entered one more native call than now."""
+    before = native.native_call_count()
+    return lambda: bool(native.native_call_count() > before)
 
 
 def assert_keyboard_interrupt(raised: BaseException | None) -> None:
@@ -93,7 +116,7 @@ def test_backtest_is_interrupted_and_the_next_run_works(
     native: ModuleType, sma_plugin: str, big: pa.Table, market: pa.Table
 ) -> None:
     entered = native.native_call_count()
-    raised = interrupted(lambda: omega.run_backtest(sma_plugin, sma(), big, backend="rust"))
+    raised = interrupted(lambda: omega.run_backtest(sma_plugin, sma(), big, backend="rust"), entry_of(native))
     assert_keyboard_interrupt(raised)
     assert native.native_call_count() == entered + 1, "the interrupt must come from inside the native call"
     again = omega.run_backtest(sma_plugin, sma(), market, backend="rust")
@@ -105,7 +128,9 @@ def test_scan_is_interrupted_and_the_next_scan_works(
     native: ModuleType, sma_plugin: str, big: pa.Table, market: pa.Table
 ) -> None:
     entered = native.native_call_count()
-    assert_keyboard_interrupt(interrupted(lambda: omega.scan_signals(sma_plugin, sma(), big, backend="rust")))
+    assert_keyboard_interrupt(
+        interrupted(lambda: omega.scan_signals(sma_plugin, sma(), big, backend="rust"), entry_of(native))
+    )
     assert native.native_call_count() == entered + 1
     assert omega.scan_signals(sma_plugin, sma(), market, backend="rust").num_rows > 0
 
@@ -116,7 +141,9 @@ def test_sweep_is_cancelled_mid_config_and_the_next_sweep_works(
     # two configs on two workers: each alone runs for seconds, so stopping "before the next
     # config" would not be enough — they must stop mid-run
     grid = {"params.fast": [5, 6]}
-    raised = interrupted(lambda: omega.sweep(sma_plugin, sma(), grid, big, n_jobs=2, progress=False, backend="rust"))
+    raised = interrupted(
+        lambda: omega.sweep(sma_plugin, sma(), grid, big, n_jobs=2, progress=False, backend="rust"), entry_of(native)
+    )
     assert_keyboard_interrupt(raised)
     res = omega.sweep(sma_plugin, sma(), grid, market, n_jobs=2, progress=False, backend="rust")
     single = omega.run_backtest(sma_plugin, sma(6), market, backend="rust")
@@ -128,7 +155,9 @@ def test_native_sweep_on_the_main_thread_watches_ctrl_c_itself(
 ) -> None:
     configs = [omega.config.normalize_config(sma(f)).to_json() for f in (5, 6)]
     control = native.SweepControl()
-    raised = interrupted(lambda: native.run_sweep_rust(sma_plugin, configs, big, threads=2, control=control))
+    raised = interrupted(
+        lambda: native.run_sweep_rust(sma_plugin, configs, big, threads=2, control=control), entry_of(native)
+    )
     assert_keyboard_interrupt(raised)
     assert control.cancelled
     assert control.done == 0, "both configs were stopped mid-run"
@@ -155,7 +184,7 @@ FRESH_PROCESS = textwrap.dedent(
     """
     import signal, sys, threading
     sys.path[:0] = {path!r}
-    from test_interrupts import tiled_market, interrupted
+    from test_interrupts import tiled_market, interrupted, entry_of
     import omega
     from omega import _native
 
@@ -165,7 +194,7 @@ FRESH_PROCESS = textwrap.dedent(
     native_config = _native.StrategyConfig.from_json(omega.config.normalize_config(config).to_json())
     omega.list_strategies()  # discovery first: it is not what is being interrupted
     # the first numpy-returning call of this process (the result's equity curve), interrupted
-    raised = interrupted(lambda: _native.run_backtest_rust({name!r}, native_config, big))
+    raised = interrupted(lambda: _native.run_backtest_rust({name!r}, native_config, big), entry_of(_native))
     print("raised", type(raised).__module__, type(raised).__name__)
     result = _native.run_backtest_rust({name!r}, native_config, small)
     print("second", len(result.equity_curve))

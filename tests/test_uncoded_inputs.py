@@ -42,9 +42,10 @@ def nested(levels: int) -> Any:
 def test_deeply_nested_config_values_are_e4002(backend: str, levels: int, sma_plugin: str, market: pa.Table) -> None:
     """Was PydanticSerializationError (~900 levels in params) or RecursionError."""
     for cfg in (sma(params={"fast": 5, "slow": 20, "deep": nested(levels)}), sma(engine={"sessions": nested(levels)})):
-        with pytest.raises(InvalidConfigError, match="nested more than") as e:
+        with pytest.raises(InvalidConfigError, match=r"nested (more|deeper) than") as e:
             omega.run_backtest(sma_plugin, cfg, market, backend=backend)
-        assert e.value.context["key"] in ("params", "engine")
+        # the key named is the dotted path to where the nesting passes the limit
+        assert str(e.value.context["key"]).split(".")[0] in ("params", "engine")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -133,7 +134,7 @@ def test_native_strategy_config_wrong_types_are_e4002(native: ModuleType, kwargs
 def test_scenarios_out_of_range_are_e4002_on_both_backends(backend: str, sma_plugin: str, market: pa.Table) -> None:
     with pytest.raises(InvalidConfigError) as e:
         omega.run_backtest(sma_plugin, sma(enabled_scenarios=[-1]), market, backend=backend)
-    assert e.value.context["key"] == "enabled_scenarios"
+    assert e.value.context["key"] in ("enabled_scenarios", "enabled_scenarios.0")
 
 
 WARNINGS_AS_ERRORS = textwrap.dedent(

@@ -412,8 +412,6 @@ def _validated_dump(params: dict[str, Any], params_model: type[BaseModel]) -> di
 def normalize_config(config: object, params_model: type[BaseModel] | None = None) -> BacktestConfig:
     """Any accepted config form → validated `BacktestConfig` (E4002 naming the key on failure)."""
     data = _as_mapping(config)
-    for key, value in data.items():
-        check_nesting(value, str(key), level=2)
     try:
         cfg = BacktestConfig.model_validate(data)
     except ValidationError as e:

@@ -25,13 +25,12 @@ pub const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(10);
 /// The exception a signal handler raised during an interruptible call, if any.
 type Raised = Arc<Mutex<Option<PyErr>>>;
 
-/// Whether this is Python's main thread, the only one whose signal checks run handlers.
-pub fn on_main_thread(py: Python<'_>) -> bool {
-    let check = || -> PyResult<bool> {
-        let threading = py.import("threading")?;
-        Ok(threading.call_method0("current_thread")?.is(&threading.call_method0("main_thread")?))
-    };
-    check().unwrap_or(false)
+/// Whether this is Python's main thread, the only one whose signal checks run handlers. Asking runs
+/// Python code, which runs a pending signal handler: what it raises (a Ctrl-C that came while no
+/// check was running) is returned, never swallowed.
+pub fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    Ok(threading.call_method0("current_thread")?.is(&threading.call_method0("main_thread")?))
 }
 
 /// The interrupt check of one call: runs Python's pending signal handlers (GIL re-acquired) at most
@@ -68,7 +67,7 @@ pub fn interruptible<T: Send>(
     py: Python<'_>,
     work: impl FnOnce() -> Result<T, StrategyError> + Send,
 ) -> PyResult<Result<T, StrategyError>> {
-    let main = on_main_thread(py);
+    let main = on_main_thread(py)?;
     let raised: Raised = Arc::default();
     let slot = Arc::clone(&raised);
     let outcome = py.detach(move || {

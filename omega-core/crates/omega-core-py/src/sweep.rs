@@ -186,7 +186,7 @@ fn run_sweep_rust<'py>(
         }))
         .unwrap_or_else(|payload| Err(Failure::Input(core_panic(payload.as_ref()))))
     };
-    let (outcome, raised) = if on_main_thread(py) {
+    let (outcome, raised) = if on_main_thread(py)? {
         py.detach(|| watch_signals(work, &control))
     } else {
         // another thread (omega.sweep's) runs us and watches Ctrl-C itself: it calls `cancel()`
