@@ -31,24 +31,10 @@ from omega.api import resolve_backend, run_backtest, warn_config
 from omega.config import BacktestConfig, check_nesting, normalize_config
 from omega.errors import InvalidConfigError, OmegaError, StrategyNotFoundError
 from omega.hookspecs import StrategySpec
-from omega.results import TRADE_SCHEMA, records_to_table
+from omega.results import COUNT_METRICS, TRADE_SCHEMA, records_to_table
 
 __all__ = ["COUNT_METRICS", "MARKET_KEYS", "SWEEP_TRADE_SCHEMA", "SweepResult", "apply_partial", "expand_grid", "sweep"]
 
-COUNT_METRICS: frozenset[str] = frozenset(
-    {
-        "total_trades",
-        "wins",
-        "losses",
-        "longest_drawdown_bars",
-        "signals",
-        "signals_rejected",
-        "signals_rejected_margin",
-        "stop_outs",
-        "bars_processed",
-    }
-)
-"""Metrics that count things (integer columns of `SweepResult.table`), besides ``trades_scenario_*``."""
 
 MARKET_KEYS: tuple[str, ...] = ("symbol", "timeframe", "engine.htf_anchor", "engine.allow_crossed_quotes")
 """Config keys that shape the market itself: one sweep runs on one market, so they may not vary."""
